@@ -1,0 +1,112 @@
+/* sce_kernels.c -- threading driver, and both precisions of the kernels from one template. */
+#include <float.h>
+#include <stdlib.h>
+
+#include "sce_kernels.h"
+#include "sce_math.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Vectorized workers are compiled twice, for x86-64-v3 (AVX2 + FMA) and for the baseline ISA, and
+ * the loader picks one by CPU features (GCC ifunc).  Elsewhere they are compiled once. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && defined(__linux__)
+#define SCE_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define SCE_CLONES
+#endif
+
+/* OpenMP SIMD pragmas let GCC vectorize the loss reductions without -ffast-math; the summation
+ * order is then fixed at compile time (per lane), so it is still deterministic. */
+#define SCE_PRAGMA(x) _Pragma(#x)
+#if defined(_OPENMP) || defined(SCE_OPENMP_SIMD)
+#define SCE_SIMD(...) SCE_PRAGMA(omp simd __VA_ARGS__)
+#else
+#define SCE_SIMD(...)
+#endif
+
+int sce_has_openmp(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int sce_max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* A worker processes elements/rows [start, stop), adds its loss into *partial, returns status bits. */
+typedef int (*sce_chunk_fn)(const void *ctx, sce_int start, sce_int stop, double *partial);
+
+/* Run fn over [0, n) in chunks of `chunk` and return the sum of the chunk partials, added in chunk
+ * order whatever the number of threads.  Status bits of all chunks are OR-ed into *status. */
+static double sce_run_chunks(sce_chunk_fn fn, const void *ctx, sce_int n, sce_int chunk,
+                             int n_threads, int *status)
+{
+    sce_int n_chunks = (n + chunk - 1) / chunk;
+    double total = 0.0;
+    int flags = 0;
+    double *partials = NULL;
+#ifdef _OPENMP
+    if (n_threads > 1 && n_chunks > 1)
+        partials = (double *)malloc((size_t)n_chunks * sizeof(double));
+#endif
+    if (partials == NULL) { /* serial (or allocation failed): same order, same result */
+        for (sce_int c = 0; c < n_chunks; c++) {
+            double p = 0.0;
+            sce_int stop = (c + 1) * chunk < n ? (c + 1) * chunk : n;
+            flags |= fn(ctx, c * chunk, stop, &p);
+            total += p;
+        }
+    }
+#ifdef _OPENMP
+    else {
+        int nt = (sce_int)n_threads < n_chunks ? n_threads : (int)n_chunks;
+#pragma omp parallel for schedule(static) num_threads(nt) reduction(| : flags)
+        for (sce_int c = 0; c < n_chunks; c++) {
+            double p = 0.0;
+            sce_int stop = (c + 1) * chunk < n ? (c + 1) * chunk : n;
+            flags |= fn(ctx, c * chunk, stop, &p);
+            partials[c] = p;
+        }
+        for (sce_int c = 0; c < n_chunks; c++)
+            total += partials[c];
+        free(partials);
+    }
+#endif
+    if (status)
+        *status |= flags;
+    return total;
+}
+
+#define SCE_CAT_(a, b) a##_##b
+#define SCE_CAT(a, b) SCE_CAT_(a, b)
+
+#define T double
+#define T_MAX DBL_MAX
+#define SUF f64
+#define F(name) SCE_CAT(name, SUF)
+#include "sce_kernels_tmpl.h"
+#undef F
+#undef SUF
+#undef T_MAX
+#undef T
+
+#define T float
+#define T_MAX FLT_MAX
+#define SUF f32
+#define F(name) SCE_CAT(name, SUF)
+#include "sce_kernels_tmpl.h"
+#undef F
+#undef SUF
+#undef T_MAX
+#undef T

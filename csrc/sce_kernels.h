@@ -1,0 +1,60 @@
+/* sce_kernels.h -- public C API of the sce kernels (float64: suffix _f64, float32: suffix _f32).
+ *
+ * Conventions
+ *  - n / n_rows / n_classes count elements; arrays are contiguous; outputs are passed in by the caller.
+ *  - Optional inputs and outputs are NULL when absent.
+ *  - Sums (the returned loss) are accumulated in double in fixed chunks of SCE_CHUNK elements; the
+ *    chunk sums are added in chunk order, so the result does not depend on the thread count and is
+ *    bitwise reproducible run to run.
+ *  - n_threads <= 1 runs serially; OpenMP is used when the build has it and the input is large.
+ *  - Kernels that validate their input report problems through *status (SCE_BAD_* bits, 0 when all
+ *    is well) instead of stopping: outputs are then unspecified, inputs are never written.
+ */
+#ifndef SCE_KERNELS_H
+#define SCE_KERNELS_H
+
+#include <stdint.h>
+
+typedef int64_t sce_int;
+
+/* Elements per chunk: 64 KiB of float64 per stream stays in L2 while a chunk is processed, and
+ * chunks are the unit of work for threads and of the deterministic summation order. */
+#define SCE_CHUNK 8192
+
+enum {
+    SCE_BAD_TARGET = 1,        /* BCE target outside [0, 1] or NaN / softmax probability target outside [0, 1] */
+    SCE_BAD_SAMPLE_WEIGHT = 2, /* sample_weight negative or not finite */
+    SCE_BAD_POS_WEIGHT = 4,    /* pos_weight not > 0 or not finite */
+    SCE_BAD_LABEL = 8          /* integer label outside [0, n_classes) */
+};
+
+int sce_max_threads(void);
+int sce_has_openmp(void);
+
+#define SCE_DECLARE(T, SUF)                                                                        \
+    void sce_exp_array_##SUF(sce_int n, const T *x, T *out, int n_threads);                              \
+    void sce_log1p_array_##SUF(sce_int n, const T *x, T *out, int n_threads);                            \
+    void sce_sigmoid_##SUF(sce_int n, const T *z, T *out, int n_threads);                          \
+    void sce_log_sigmoid_##SUF(sce_int n, const T *z, T *out, int n_threads);                      \
+    void sce_softplus_##SUF(sce_int n, const T *z, T *out, int n_threads);                         \
+    /* Binary cross-entropy with logits.  sw: per-element sample weight, pw: per-element pos_weight \
+     * (when NULL, sw_scalar / pw_scalar serve every element).  loss (per element, weighted) and grad (= grad_scale * w * dl/dz) may be  \
+     * NULL.  Returns sum_i w_i l_i. */                                                             \
+    double sce_bce_logits_loss_grad_##SUF(sce_int n, const T *z, const T *y, const T *sw,          \
+                                          T sw_scalar, const T *pw, T pw_scalar, T grad_scale,     \
+                                          T *loss, T *grad, int n_threads, int *status);           \
+    /* Softmax cross-entropy over rows of a C-contiguous (n_rows, n_classes) z.  Exactly one of    \
+     * labels (n_rows integers) and target ((n_rows, n_classes) probabilities) is given.  sw: per  \
+     * row.  loss: per row (weighted); grad: (n_rows, n_classes), = grad_scale * w * (p sum(t) - t). \
+     * Returns sum_i w_i l_i. */                                                                    \
+    double sce_softmax_xent_loss_grad_##SUF(sce_int n_rows, sce_int n_classes, const T *z,         \
+                                            const int64_t *labels, const T *target, const T *sw,   \
+                                            T grad_scale, T *loss, T *grad, int n_threads,         \
+                                            int *status);
+
+SCE_DECLARE(double, f64)
+SCE_DECLARE(float, f32)
+
+#undef SCE_DECLARE
+
+#endif /* SCE_KERNELS_H */

@@ -1,0 +1,285 @@
+/* sce_kernels_tmpl.h -- kernels for one precision.  Included by sce_kernels.c with
+ *   T       the floating type (double or float)
+ *   F(name) name suffixed with the precision (_f64 or _f32)
+ * Every formula of the library lives here or in sce_math.h, once. */
+
+/* The three quantities every logistic formula is built from, for one logit z:
+ *   e = e^{-|z|} in (0, 1]        (never overflows: the exponent is <= 0)
+ *   r = 1 / (1 + e) in [1/2, 1)   (so sigma(z) = r for z >= 0 and e r for z < 0)
+ *   L = log1p(e) = log(1 + e^{-|z|}), accurate also when e is tiny.
+ * 1 + e is exact up to rounding u; the rounding error (e - (u - 1)) times r = 1/u is the first-order
+ * correction of log(u), so the division serves both sigma and the logarithm. */
+typedef struct {
+    T e, r, L;
+} F(sce_logistic);
+
+SCE_INLINE F(sce_logistic) F(sce_logistic_parts)(T z)
+{
+    F(sce_logistic) p;
+    T az = z < 0 ? -z : z;
+    p.e = F(sce_exp)(-az);
+    T u = (T)1 + p.e;
+    p.r = (T)1 / u;
+    p.L = F(sce_log_core)(u, (p.e - (u - (T)1)) * p.r);
+    return p;
+}
+
+/* sigma(z) = 1 / (1 + e^{-z}) */
+SCE_INLINE T F(sce_sigmoid_elem)(T z)
+{
+    F(sce_logistic) p = F(sce_logistic_parts)(z);
+    return z >= 0 ? p.r : p.e * p.r;
+}
+
+/* softplus(z) = log(1 + e^z) = max(z, 0) + log1p(e^{-|z|}): a sum of two non-negative terms. */
+SCE_INLINE T F(sce_softplus_elem)(T z)
+{
+    return (z > 0 ? z : (T)0) + F(sce_logistic_parts)(z).L;
+}
+
+/* log sigma(z) = -softplus(-z) = -(max(-z, 0) + log1p(e^{-|z|})) */
+SCE_INLINE T F(sce_log_sigmoid_elem)(T z)
+{
+    return -((z < 0 ? -z : (T)0) + F(sce_logistic_parts)(z).L);
+}
+
+/* Elementwise maps: out[i] = f(x[i]).  out may be x itself. */
+typedef struct {
+    const T *x;
+    T *out;
+} F(sce_map_ctx);
+
+#define SCE_DEFINE_MAP(NAME, ELEM)                                                                        \
+    SCE_CLONES static int F(NAME##_chunk)(const void *vctx, sce_int start, sce_int stop,            \
+                                          double *partial)                                          \
+    {                                                                                               \
+        const F(sce_map_ctx) *c = (const F(sce_map_ctx) *)vctx;                                     \
+        const T *x = c->x;                                                                          \
+        T *out = c->out;                                                                            \
+        (void)partial;                                                                              \
+        for (sce_int i = start; i < stop; i++)                                                      \
+            out[i] = F(ELEM)(x[i]);                                                          \
+        return 0;                                                                                   \
+    }                                                                                               \
+    void F(NAME)(sce_int n, const T *x, T *out, int n_threads)                                      \
+    {                                                                                               \
+        F(sce_map_ctx) c = {x, out};                                                                \
+        sce_run_chunks(F(NAME##_chunk), &c, n, SCE_CHUNK, n_threads, NULL);                         \
+    }
+
+SCE_DEFINE_MAP(sce_exp_array, sce_exp)
+SCE_DEFINE_MAP(sce_log1p_array, sce_log1p)
+SCE_DEFINE_MAP(sce_sigmoid, sce_sigmoid_elem)
+SCE_DEFINE_MAP(sce_log_sigmoid, sce_log_sigmoid_elem)
+SCE_DEFINE_MAP(sce_softplus, sce_softplus_elem)
+
+/* ------------------------------------------------------------------------------------------ */
+/* Binary cross-entropy with logits                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+/* One element of BCE with logits, target y in [0, 1], pos_weight pw > 0:
+ *   l = -[pw y log sigma(z) + (1 - y) log(1 - sigma(z))] = pw y softplus(-z) + (1 - y) softplus(z).
+ * With a = 1 - y, b = pw y and L = log1p(e^{-|z|}) this is
+ *   z >= 0:  a z + (a + b) L          z < 0:  b |z| + (a + b) L
+ * a sum of non-negative terms, so no digits cancel (a = 1 - y is exact for y in [1/2, 1], which is
+ * where max(z, 0) - z y would lose them).  a + b = 1 + (pw - 1) y is exactly 1 when pw = 1.
+ * The derivative (pw y + 1 - y) sigma(z) - pw y over the common denominator 1 + e:
+ *   z >= 0:  (a - b e) / (1 + e)       z < 0:  (a e - b) / (1 + e)
+ * which keeps its digits for hard labels: z = 40, y = 1 gives -e^{-40}/(1 + e^{-40}), not 0. */
+typedef struct {
+    T loss, grad;
+} F(sce_loss_grad);
+
+SCE_INLINE F(sce_loss_grad) F(sce_bce_logits_elem)(T z, T y, T pw)
+{
+    F(sce_logistic) p = F(sce_logistic_parts)(z);
+    F(sce_loss_grad) out;
+    T a = (T)1 - y;
+    T b = pw * y;
+    T coef = z >= 0 ? a : b;
+    T az = z < 0 ? -z : z;
+    /* coef * |z| with coef = 0 is 0 also for |z| = inf (y = 1 at z = +inf is a perfect fit). */
+    T lin = coef == 0 ? (T)0 : coef * az;
+    out.loss = lin + ((T)1 + (pw - (T)1) * y) * p.L;
+    out.grad = (z >= 0 ? a - b * p.e : a * p.e - b) * p.r;
+    return out;
+}
+
+/* NaN fails every comparison, so !(lo <= v && v <= hi) flags it too. */
+#define SCE_OUTSIDE(v, lo, hi) (!((v) >= (lo) && (v) <= (hi)))
+
+typedef struct {
+    const T *z, *y, *sw, *pw;
+    T sw_scalar, pw_scalar, grad_scale;
+    T *loss, *grad;
+} F(sce_bce_ctx);
+
+/* Weights come per element or as one scalar; the four combinations are separate loops so that
+ * each one vectorizes. */
+#define SCE_BCE_LOOP(W_EXPR, PW_EXPR)                                                               \
+    SCE_SIMD(reduction(+ : acc) reduction(| : bad))                                                     \
+    for (sce_int i = 0; i < len; i++) {                                                             \
+        T w = W_EXPR, pwi = PW_EXPR;                                                                \
+        F(sce_loss_grad) lg = F(sce_bce_logits_elem)(z[i], y[i], pwi);                              \
+        bad |= SCE_OUTSIDE(y[i], (T)0, (T)1) ? SCE_BAD_TARGET : 0;                                  \
+        bad |= SCE_OUTSIDE(w, (T)0, T_MAX) ? SCE_BAD_SAMPLE_WEIGHT : 0;                     \
+        bad |= (SCE_OUTSIDE(pwi, (T)0, T_MAX) || pwi == 0) ? SCE_BAD_POS_WEIGHT : 0;        \
+        T li = w * lg.loss;                                                                         \
+        acc += (double)li;                                                                          \
+        lout[i] = li;                                                                               \
+        gout[i] = (gs * w) * lg.grad;                                                               \
+    }
+
+SCE_CLONES static int F(sce_bce_chunk)(const void *vctx, sce_int start, sce_int stop,
+                                       double *partial)
+{
+    const F(sce_bce_ctx) *c = (const F(sce_bce_ctx) *)vctx;
+    sce_int len = stop - start;
+    const T *z = c->z + start, *y = c->y + start;
+    const T *sw = c->sw ? c->sw + start : NULL, *pw = c->pw ? c->pw + start : NULL;
+    const T gs = c->grad_scale;
+    /* Outputs the caller did not ask for go to scratch so that every loop has one shape. */
+    T lscratch[SCE_CHUNK], gscratch[SCE_CHUNK];
+    T *lout = c->loss ? c->loss + start : lscratch;
+    T *gout = c->grad ? c->grad + start : gscratch;
+    double acc = 0.0;
+    int bad = 0;
+    const T sws = c->sw_scalar, pws = c->pw_scalar;
+    if (sw == NULL && pw == NULL) {
+        SCE_BCE_LOOP(sws, pws)
+    } else if (pw == NULL) {
+        SCE_BCE_LOOP(sw[i], pws)
+    } else if (sw == NULL) {
+        SCE_BCE_LOOP(sws, pw[i])
+    } else {
+        SCE_BCE_LOOP(sw[i], pw[i])
+    }
+    *partial = acc;
+    return bad;
+}
+
+double F(sce_bce_logits_loss_grad)(sce_int n, const T *z, const T *y, const T *sw, T sw_scalar,
+                                   const T *pw, T pw_scalar, T grad_scale, T *loss, T *grad,
+                                   int n_threads, int *status)
+{
+    F(sce_bce_ctx) c = {z, y, sw, pw, sw_scalar, pw_scalar, grad_scale, loss, grad};
+    return sce_run_chunks(F(sce_bce_chunk), &c, n, SCE_CHUNK, n_threads, status);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Softmax cross-entropy                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+/* One row, K logits z, targets t (t_k >= 0, T_sum = sum_k t_k; hard label y means t = onehot(y)):
+ *   l = -sum_k t_k log p_k = sum_k t_k (m - z_k) + T_sum log1p(rest)
+ *   with m = z_j the maximum (j its first index), rest = sum_{k != j} e^{z_k - m}, S = 1 + rest.
+ * Both terms are non-negative, and log1p(rest) keeps its digits for a confident row (z = [40, 0],
+ * y = 0 gives e^{-40}, not 0).  Gradient p T_sum - t with p_k = e^{z_k - m} / S, except at j where
+ * p_j T_sum - t_j = (T_sum - t_j) - T_sum rest / S avoids the cancellation 1/S - 1. */
+/* p_j T_sum - t_j at the arg-max j, p_j = 1/S = 1 - rest/S: when t_j carries most of the target
+ * mass the result is near 0 and (T_sum - t_j) - T_sum rest/S keeps its digits; otherwise the
+ * plain form does (1 - rest/S would cancel when p_j is small, i.e. for many classes). */
+SCE_INLINE T F(sce_softmax_grad_at_max)(T t_sum, T t_j, T rest, T inv_s)
+{
+    return t_j >= (T)0.5 * t_sum ? (t_sum - t_j) - t_sum * (rest * inv_s) : t_sum * inv_s - t_j;
+}
+
+typedef struct {
+    sce_int n_classes;
+    const T *z;
+    const int64_t *labels;
+    const T *target, *sw;
+    T grad_scale;
+    T *loss, *grad;
+} F(sce_softmax_ctx);
+
+SCE_CLONES static int F(sce_softmax_chunk)(const void *vctx, sce_int start, sce_int stop,
+                                           double *partial)
+{
+    const F(sce_softmax_ctx) *c = (const F(sce_softmax_ctx) *)vctx;
+    const sce_int K = c->n_classes;
+    double acc = 0.0;
+    int bad = 0;
+    for (sce_int i = start; i < stop; i++) {
+        const T *zr = c->z + i * K;
+        const T *tr = c->target ? c->target + i * K : NULL;
+        T *gr = c->grad ? c->grad + i * K : NULL;
+        T w = c->sw ? c->sw[i] : (T)1;
+        bad |= SCE_OUTSIDE(w, (T)0, T_MAX) ? SCE_BAD_SAMPLE_WEIGHT : 0;
+
+        sce_int j = 0;
+        T m = zr[0];
+        for (sce_int k = 1; k < K; k++)
+            if (zr[k] > m) {
+                m = zr[k];
+                j = k;
+            }
+        /* rest = sum_{k != j} e^{z_k - m}; the exponentials go into the gradient row when asked. */
+        T rest = 0;
+        if (gr) {
+            SCE_SIMD(reduction(+ : rest))
+            for (sce_int k = 0; k < K; k++) {
+                T ek = k == j ? (T)0 : F(sce_exp)(zr[k] - m);
+                gr[k] = ek;
+                rest += ek;
+            }
+        } else {
+            SCE_SIMD(reduction(+ : rest))
+            for (sce_int k = 0; k < K; k++)
+                rest += k == j ? (T)0 : F(sce_exp)(zr[k] - m);
+        }
+        T log_s = F(sce_log1p)(rest);
+        T inv_s = (T)1 / ((T)1 + rest);
+        T li, t_sum, t_j;
+        if (tr == NULL) {
+            int64_t y = c->labels[i];
+            if (y < 0 || y >= K) {
+                bad |= SCE_BAD_LABEL;
+                y = 0;
+            }
+            li = (y == j ? (T)0 : m - zr[y]) + log_s;
+            t_sum = 1;
+            t_j = y == j ? (T)1 : (T)0;
+            if (gr) {
+                T gw = c->grad_scale * w;
+                for (sce_int k = 0; k < K; k++)
+                    gr[k] = gw * (gr[k] * inv_s);
+                gr[j] = gw * F(sce_softmax_grad_at_max)(t_sum, t_j, rest, inv_s);
+                if (y != j)
+                    gr[y] -= gw;
+            }
+        } else {
+            T lin = 0;
+            t_sum = 0;
+            SCE_SIMD(reduction(+ : lin, t_sum) reduction(| : bad))
+            for (sce_int k = 0; k < K; k++) {
+                bad |= SCE_OUTSIDE(tr[k], (T)0, (T)1) ? SCE_BAD_TARGET : 0;
+                lin += tr[k] * (k == j ? (T)0 : m - zr[k]);
+                t_sum += tr[k];
+            }
+            li = lin + t_sum * log_s;
+            t_j = tr[j];
+            if (gr) {
+                T gw = c->grad_scale * w;
+                for (sce_int k = 0; k < K; k++)
+                    gr[k] = gw * (t_sum * (gr[k] * inv_s) - tr[k]);
+                gr[j] = gw * F(sce_softmax_grad_at_max)(t_sum, t_j, rest, inv_s);
+            }
+        }
+        li = w * li;
+        if (c->loss)
+            c->loss[i] = li;
+        acc += (double)li;
+    }
+    *partial = acc;
+    return bad;
+}
+
+double F(sce_softmax_xent_loss_grad)(sce_int n_rows, sce_int n_classes, const T *z,
+                                     const int64_t *labels, const T *target, const T *sw,
+                                     T grad_scale, T *loss, T *grad, int n_threads, int *status)
+{
+    F(sce_softmax_ctx) c = {n_classes, z, labels, target, sw, grad_scale, loss, grad};
+    sce_int rows_per_chunk = n_classes < SCE_CHUNK ? SCE_CHUNK / n_classes : 1;
+    return sce_run_chunks(F(sce_softmax_chunk), &c, n_rows, rows_per_chunk, n_threads, status);
+}

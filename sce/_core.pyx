@@ -1,0 +1,124 @@
+# Typed bridge to csrc/: picks the float32 or float64 kernel from the memoryview type, passes
+# pointers, releases the GIL.  No formulas here (they live in csrc/), no validation beyond what a
+# pointer needs (that is sce/_functional.py's job).
+from cython cimport floating
+from libc.stdint cimport int64_t
+
+cdef extern from "sce_kernels.h" nogil:
+    ctypedef int64_t sce_int
+    int sce_max_threads()
+    int sce_has_openmp()
+    int SCE_BAD_TARGET, SCE_BAD_SAMPLE_WEIGHT, SCE_BAD_POS_WEIGHT, SCE_BAD_LABEL
+
+    void sce_exp_array_f64(sce_int n, const double *x, double *out, int n_threads)
+    void sce_exp_array_f32(sce_int n, const float *x, float *out, int n_threads)
+    void sce_log1p_array_f64(sce_int n, const double *x, double *out, int n_threads)
+    void sce_log1p_array_f32(sce_int n, const float *x, float *out, int n_threads)
+    void sce_sigmoid_f64(sce_int n, const double *x, double *out, int n_threads)
+    void sce_sigmoid_f32(sce_int n, const float *x, float *out, int n_threads)
+    void sce_log_sigmoid_f64(sce_int n, const double *x, double *out, int n_threads)
+    void sce_log_sigmoid_f32(sce_int n, const float *x, float *out, int n_threads)
+    void sce_softplus_f64(sce_int n, const double *x, double *out, int n_threads)
+    void sce_softplus_f32(sce_int n, const float *x, float *out, int n_threads)
+
+    double sce_bce_logits_loss_grad_f64(sce_int n, const double *z, const double *y,
+                                        const double *sw, double sw_scalar,
+                                        const double *pw, double pw_scalar, double grad_scale,
+                                        double *loss, double *grad, int n_threads, int *status)
+    double sce_bce_logits_loss_grad_f32(sce_int n, const float *z, const float *y,
+                                        const float *sw, float sw_scalar,
+                                        const float *pw, float pw_scalar, float grad_scale,
+                                        float *loss, float *grad, int n_threads, int *status)
+    double sce_softmax_xent_loss_grad_f64(sce_int n_rows, sce_int n_classes, const double *z,
+                                          const int64_t *labels, const double *target,
+                                          const double *sw, double grad_scale, double *loss,
+                                          double *grad, int n_threads, int *status)
+    double sce_softmax_xent_loss_grad_f32(sce_int n_rows, sce_int n_classes, const float *z,
+                                          const int64_t *labels, const float *target,
+                                          const float *sw, float grad_scale, float *loss,
+                                          float *grad, int n_threads, int *status)
+
+BAD_TARGET = SCE_BAD_TARGET
+BAD_SAMPLE_WEIGHT = SCE_BAD_SAMPLE_WEIGHT
+BAD_POS_WEIGHT = SCE_BAD_POS_WEIGHT
+BAD_LABEL = SCE_BAD_LABEL
+
+ctypedef void (*map_f64)(sce_int, const double *, double *, int) noexcept nogil
+ctypedef void (*map_f32)(sce_int, const float *, float *, int) noexcept nogil
+
+# Index of each elementwise map in the tables below.
+MAPS = {"exp": 0, "log1p": 1, "sigmoid": 2, "log_sigmoid": 3, "softplus": 4}
+cdef map_f64[5] _MAPS_F64 = [sce_exp_array_f64, sce_log1p_array_f64, sce_sigmoid_f64,
+                             sce_log_sigmoid_f64, sce_softplus_f64]
+cdef map_f32[5] _MAPS_F32 = [sce_exp_array_f32, sce_log1p_array_f32, sce_sigmoid_f32,
+                             sce_log_sigmoid_f32, sce_softplus_f32]
+
+
+def max_threads():
+    """omp_get_max_threads() (honours OMP_NUM_THREADS and threadpoolctl), 1 without OpenMP."""
+    return sce_max_threads()
+
+
+def has_openmp():
+    return bool(sce_has_openmp())
+
+
+def elementwise(int which, const floating[::1] x, floating[::1] out, int n_threads):
+    """out[i] = f(x[i]) for the map number `which` (see MAPS); out may be x's own buffer."""
+    cdef sce_int n = x.shape[0]
+    if n == 0:
+        return
+    with nogil:
+        if floating is double:
+            _MAPS_F64[which](n, &x[0], &out[0], n_threads)
+        else:
+            _MAPS_F32[which](n, &x[0], &out[0], n_threads)
+
+
+def bce_logits(const floating[::1] z, const floating[::1] y, const floating[::1] sw,
+               double sw_scalar, const floating[::1] pw, double pw_scalar, double grad_scale,
+               floating[::1] loss, floating[::1] grad, int n_threads):
+    """Returns (sum of weighted losses, status bits).  sw / pw: arrays of len(z) or None (then the
+    scalar is used for every element); loss / grad: outputs of len(z) or None."""
+    cdef sce_int n = z.shape[0]
+    cdef int status = 0
+    cdef double total = 0.0
+    if n == 0:
+        return 0.0, 0
+    cdef const floating *swp = &sw[0] if sw is not None else NULL
+    cdef const floating *pwp = &pw[0] if pw is not None else NULL
+    cdef floating *lp = &loss[0] if loss is not None else NULL
+    cdef floating *gp = &grad[0] if grad is not None else NULL
+    with nogil:
+        if floating is double:
+            total = sce_bce_logits_loss_grad_f64(n, &z[0], &y[0], swp, sw_scalar, pwp, pw_scalar,
+                                                 grad_scale, lp, gp, n_threads, &status)
+        else:
+            total = sce_bce_logits_loss_grad_f32(n, &z[0], &y[0], swp, <float>sw_scalar, pwp,
+                                                 <float>pw_scalar, <float>grad_scale, lp, gp,
+                                                 n_threads, &status)
+    return total, status
+
+
+def softmax_xent(const floating[:, ::1] z, const int64_t[::1] labels,
+                 const floating[:, ::1] target, const floating[::1] sw, double grad_scale,
+                 floating[::1] loss, floating[:, ::1] grad, int n_threads):
+    """Returns (sum of weighted row losses, status bits).  Exactly one of labels / target given."""
+    cdef sce_int n_rows = z.shape[0], n_classes = z.shape[1]
+    cdef int status = 0
+    cdef double total = 0.0
+    if n_rows == 0 or n_classes == 0:
+        return 0.0, 0
+    cdef const int64_t *lab = &labels[0] if labels is not None else NULL
+    cdef const floating *tp = &target[0, 0] if target is not None else NULL
+    cdef const floating *swp = &sw[0] if sw is not None else NULL
+    cdef floating *lp = &loss[0] if loss is not None else NULL
+    cdef floating *gp = &grad[0, 0] if grad is not None else NULL
+    with nogil:
+        if floating is double:
+            total = sce_softmax_xent_loss_grad_f64(n_rows, n_classes, &z[0, 0], lab, tp, swp,
+                                                   grad_scale, lp, gp, n_threads, &status)
+        else:
+            total = sce_softmax_xent_loss_grad_f32(n_rows, n_classes, &z[0, 0], lab, tp, swp,
+                                                   <float>grad_scale, lp, gp, n_threads, &status)
+    return total, status
