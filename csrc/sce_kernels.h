@@ -20,6 +20,10 @@ typedef int64_t sce_int;
 /* Elements per chunk: 64 KiB of float64 per stream stays in L2 while a chunk is processed, and
  * chunks are the unit of work for threads and of the deterministic summation order. */
 #define SCE_CHUNK 8192
+/* Within a chunk, elements go through the two halves of the logistic work (e^{-|z|}, then the
+ * division and logarithm) in separate loops over strips of this many elements kept in L1: each
+ * loop has a short enough dependency chain for the out-of-order core to overlap iterations. */
+#define SCE_STRIP 256
 
 enum {
     SCE_BAD_TARGET = 1,        /* BCE target outside [0, 1] or NaN / softmax probability target outside [0, 1] */

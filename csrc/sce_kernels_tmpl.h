@@ -13,34 +13,40 @@ typedef struct {
     T e, r, L;
 } F(sce_logistic);
 
-SCE_INLINE F(sce_logistic) F(sce_logistic_parts)(T z)
+/* e^{-|z|}: the first half of the work, done in its own loop over a strip (see SCE_STRIP). */
+SCE_INLINE T F(sce_exp_neg_abs)(T z)
+{
+    return F(sce_exp)(z < 0 ? z : -z);
+}
+
+/* The rest, given e = e^{-|z|}. */
+SCE_INLINE F(sce_logistic) F(sce_logistic_from_e)(T e)
 {
     F(sce_logistic) p;
-    T az = z < 0 ? -z : z;
-    p.e = F(sce_exp)(-az);
-    T u = (T)1 + p.e;
+    T u = (T)1 + e;
+    p.e = e;
     p.r = (T)1 / u;
-    p.L = F(sce_log_core)(u, (p.e - (u - (T)1)) * p.r);
+    p.L = F(sce_log_core)(u, (e - (u - (T)1)) * p.r);
     return p;
 }
 
 /* sigma(z) = 1 / (1 + e^{-z}) */
-SCE_INLINE T F(sce_sigmoid_elem)(T z)
+SCE_INLINE T F(sce_sigmoid_elem)(T z, T e)
 {
-    F(sce_logistic) p = F(sce_logistic_parts)(z);
+    F(sce_logistic) p = F(sce_logistic_from_e)(e);
     return z >= 0 ? p.r : p.e * p.r;
 }
 
 /* softplus(z) = log(1 + e^z) = max(z, 0) + log1p(e^{-|z|}): a sum of two non-negative terms. */
-SCE_INLINE T F(sce_softplus_elem)(T z)
+SCE_INLINE T F(sce_softplus_elem)(T z, T e)
 {
-    return (z > 0 ? z : (T)0) + F(sce_logistic_parts)(z).L;
+    return (z > 0 ? z : (T)0) + F(sce_logistic_from_e)(e).L;
 }
 
 /* log sigma(z) = -softplus(-z) = -(max(-z, 0) + log1p(e^{-|z|})) */
-SCE_INLINE T F(sce_log_sigmoid_elem)(T z)
+SCE_INLINE T F(sce_log_sigmoid_elem)(T z, T e)
 {
-    return -((z < 0 ? -z : (T)0) + F(sce_logistic_parts)(z).L);
+    return -((z < 0 ? -z : (T)0) + F(sce_logistic_from_e)(e).L);
 }
 
 /* Elementwise maps: out[i] = f(x[i]).  out may be x itself. */
@@ -49,7 +55,15 @@ typedef struct {
     T *out;
 } F(sce_map_ctx);
 
-#define SCE_DEFINE_MAP(NAME, ELEM)                                                                        \
+#define SCE_DEFINE_MAP_DRIVER(NAME)                                                                 \
+    void F(NAME)(sce_int n, const T *x, T *out, int n_threads)                                      \
+    {                                                                                               \
+        F(sce_map_ctx) c = {x, out};                                                                \
+        sce_run_chunks(F(NAME##_chunk), &c, n, SCE_CHUNK, n_threads, NULL);                         \
+    }
+
+/* out[i] = ELEM(x[i]) */
+#define SCE_DEFINE_MAP(NAME, ELEM)                                                                  \
     SCE_CLONES static int F(NAME##_chunk)(const void *vctx, sce_int start, sce_int stop,            \
                                           double *partial)                                          \
     {                                                                                               \
@@ -58,20 +72,37 @@ typedef struct {
         T *out = c->out;                                                                            \
         (void)partial;                                                                              \
         for (sce_int i = start; i < stop; i++)                                                      \
-            out[i] = F(ELEM)(x[i]);                                                          \
+            out[i] = F(ELEM)(x[i]);                                                                 \
         return 0;                                                                                   \
     }                                                                                               \
-    void F(NAME)(sce_int n, const T *x, T *out, int n_threads)                                      \
+    SCE_DEFINE_MAP_DRIVER(NAME)
+
+/* out[i] = ELEM(x[i], e^{-|x[i]|}), the exponentials computed a strip ahead (see SCE_STRIP). */
+#define SCE_DEFINE_LOGISTIC_MAP(NAME, ELEM)                                                         \
+    SCE_CLONES static int F(NAME##_chunk)(const void *vctx, sce_int start, sce_int stop,            \
+                                          double *partial)                                          \
     {                                                                                               \
-        F(sce_map_ctx) c = {x, out};                                                                \
-        sce_run_chunks(F(NAME##_chunk), &c, n, SCE_CHUNK, n_threads, NULL);                         \
-    }
+        const F(sce_map_ctx) *c = (const F(sce_map_ctx) *)vctx;                                     \
+        const T *x = c->x;                                                                          \
+        T *out = c->out;                                                                            \
+        (void)partial;                                                                              \
+        for (sce_int s0 = start; s0 < stop; s0 += SCE_STRIP) {                                      \
+            sce_int s1 = s0 + SCE_STRIP < stop ? s0 + SCE_STRIP : stop;                             \
+            T ebuf[SCE_STRIP];                                                                      \
+            for (sce_int i = s0; i < s1; i++)                                                       \
+                ebuf[i - s0] = F(sce_exp_neg_abs)(x[i]);                                            \
+            for (sce_int i = s0; i < s1; i++)                                                       \
+                out[i] = F(ELEM)(x[i], ebuf[i - s0]);                                               \
+        }                                                                                           \
+        return 0;                                                                                   \
+    }                                                                                               \
+    SCE_DEFINE_MAP_DRIVER(NAME)
 
 SCE_DEFINE_MAP(sce_exp_array, sce_exp)
 SCE_DEFINE_MAP(sce_log1p_array, sce_log1p)
-SCE_DEFINE_MAP(sce_sigmoid, sce_sigmoid_elem)
-SCE_DEFINE_MAP(sce_log_sigmoid, sce_log_sigmoid_elem)
-SCE_DEFINE_MAP(sce_softplus, sce_softplus_elem)
+SCE_DEFINE_LOGISTIC_MAP(sce_sigmoid, sce_sigmoid_elem)
+SCE_DEFINE_LOGISTIC_MAP(sce_log_sigmoid, sce_log_sigmoid_elem)
+SCE_DEFINE_LOGISTIC_MAP(sce_softplus, sce_softplus_elem)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Binary cross-entropy with logits                                                            */
@@ -90,9 +121,9 @@ typedef struct {
     T loss, grad;
 } F(sce_loss_grad);
 
-SCE_INLINE F(sce_loss_grad) F(sce_bce_logits_elem)(T z, T y, T pw)
+SCE_INLINE F(sce_loss_grad) F(sce_bce_logits_elem)(T z, T e, T y, T pw)
 {
-    F(sce_logistic) p = F(sce_logistic_parts)(z);
+    F(sce_logistic) p = F(sce_logistic_from_e)(e);
     F(sce_loss_grad) out;
     T a = (T)1 - y;
     T b = pw * y;
@@ -117,17 +148,23 @@ typedef struct {
 /* Weights come per element or as one scalar; the four combinations are separate loops so that
  * each one vectorizes. */
 #define SCE_BCE_LOOP(W_EXPR, PW_EXPR)                                                               \
-    SCE_SIMD(reduction(+ : acc) reduction(| : bad))                                                     \
-    for (sce_int i = 0; i < len; i++) {                                                             \
-        T w = W_EXPR, pwi = PW_EXPR;                                                                \
-        F(sce_loss_grad) lg = F(sce_bce_logits_elem)(z[i], y[i], pwi);                              \
-        bad |= SCE_OUTSIDE(y[i], (T)0, (T)1) ? SCE_BAD_TARGET : 0;                                  \
-        bad |= SCE_OUTSIDE(w, (T)0, T_MAX) ? SCE_BAD_SAMPLE_WEIGHT : 0;                     \
-        bad |= (SCE_OUTSIDE(pwi, (T)0, T_MAX) || pwi == 0) ? SCE_BAD_POS_WEIGHT : 0;        \
-        T li = w * lg.loss;                                                                         \
-        acc += (double)li;                                                                          \
-        lout[i] = li;                                                                               \
-        gout[i] = (gs * w) * lg.grad;                                                               \
+    for (sce_int s0 = 0; s0 < len; s0 += SCE_STRIP) {                                               \
+        sce_int s1 = s0 + SCE_STRIP < len ? s0 + SCE_STRIP : len;                                   \
+        T ebuf[SCE_STRIP];                                                                          \
+        for (sce_int i = s0; i < s1; i++)                                                           \
+            ebuf[i - s0] = F(sce_exp_neg_abs)(z[i]);                                                \
+        SCE_SIMD(reduction(+ : acc) reduction(| : bad))                                             \
+        for (sce_int i = s0; i < s1; i++) {                                                         \
+            T w = W_EXPR, pwi = PW_EXPR;                                                            \
+            F(sce_loss_grad) lg = F(sce_bce_logits_elem)(z[i], ebuf[i - s0], y[i], pwi);            \
+            bad |= SCE_OUTSIDE(y[i], (T)0, (T)1) ? SCE_BAD_TARGET : 0;                              \
+            bad |= SCE_OUTSIDE(w, (T)0, T_MAX) ? SCE_BAD_SAMPLE_WEIGHT : 0;                         \
+            bad |= (SCE_OUTSIDE(pwi, (T)0, T_MAX) || pwi == 0) ? SCE_BAD_POS_WEIGHT : 0;            \
+            T li = w * lg.loss;                                                                     \
+            acc += (double)li;                                                                      \
+            lout[i] = li;                                                                           \
+            gout[i] = (gs * w) * lg.grad;                                                           \
+        }                                                                                           \
     }
 
 SCE_CLONES static int F(sce_bce_chunk)(const void *vctx, sce_int start, sce_int stop,

@@ -48,7 +48,7 @@ SCE_INLINE double sce_exp2i_f64(double n)
 
 /* e^x, <= 1 ULP observed (normal and subnormal results), exact specials:
  * e^-inf = 0, e^+inf = +inf, NaN -> NaN.
- * x = n ln2 + r with |r| <= ln2/2, e^r = 1 + r + r^2 q(r) (q: degree 9), e^x = e^r 2^n1 2^n2 with
+ * x = n ln2 + r with |r| <= ln2/2, e^r = 1 + r + r^2 q(r) (q: degree 9, Estrin), e^x = e^r 2^n1 2^n2 with
  * n = n1 + n2: the two-step scale keeps each factor a normal power of two, so results that
  * overflow become +inf and results in the subnormal range are rounded once, correctly. */
 SCE_INLINE double sce_exp_f64(double x)
@@ -60,17 +60,16 @@ SCE_INLINE double sce_exp_f64(double x)
     x = x < -746.0 ? -746.0 : x;
     double n = (x * SCE_LOG2E_F64 + SCE_SHIFT_F64) - SCE_SHIFT_F64;
     double r = (x - n * SCE_LN2_HI_F64) - n * SCE_LN2_LO_F64;
-    double q = 0x1.ae95bdeea1f52p-26;
-    q = q * r + 0x1.28915868f9a43p-22;
-    q = q * r + 0x1.71de65b13e5b6p-19;
-    q = q * r + 0x1.a019b9374e778p-16;
-    q = q * r + 0x1.a01a0188133e1p-13;
-    q = q * r + 0x1.6c16c1787f848p-10;
-    q = q * r + 0x1.1111111114d4ep-7;
-    q = q * r + 0x1.5555555553d88p-5;
-    q = q * r + 0x1.555555555554cp-3;
-    q = q * r + 0x1.0000000000001p-1;
-    double p = 1.0 + (r + (r * r) * q);
+    /* Estrin's scheme: dependency depth 4 multiply-adds instead of Horner's 10, so that the
+     * out-of-order core overlaps many more elements (the loop is latency-bound otherwise). */
+    double r2 = r * r, r4 = r2 * r2;
+    double q01 = 0x1.0000000000001p-1 + 0x1.555555555554cp-3 * r;
+    double q23 = 0x1.5555555553d88p-5 + 0x1.1111111114d4ep-7 * r;
+    double q45 = 0x1.6c16c1787f848p-10 + 0x1.a01a0188133e1p-13 * r;
+    double q67 = 0x1.a019b9374e778p-16 + 0x1.71de65b13e5b6p-19 * r;
+    double q89 = 0x1.28915868f9a43p-22 + 0x1.ae95bdeea1f52p-26 * r;
+    double q = (q01 + q23 * r2) + (q45 + q67 * r2) * r4 + q89 * (r4 * r4);
+    double p = 1.0 + (r + r2 * q);
     double n1 = (n * 0.5 + SCE_SHIFT_F64) - SCE_SHIFT_F64;
     double n2 = n - n1;
     return (p * sce_exp2i_f64(n1)) * sce_exp2i_f64(n2);
@@ -90,13 +89,11 @@ SCE_INLINE double sce_log_core_f64(double u, double corr)
     double f = m - 1.0;
     double s = f / (2.0 + f);
     double t = s * s;
-    double P = 0x1.2b5726b357134p-3;
-    P = P * t + 0x1.39fe7a28d6e94p-3;
-    P = P * t + 0x1.7462b3d0fabd6p-3;
-    P = P * t + 0x1.c71c62e8d3992p-3;
-    P = P * t + 0x1.2492492dee5a0p-2;
-    P = P * t + 0x1.9999999995300p-2;
-    P = P * t + 0x1.5555555555558p-1;
+    double t2 = t * t;
+    double P01 = 0x1.5555555555558p-1 + 0x1.9999999995300p-2 * t;
+    double P23 = 0x1.2492492dee5a0p-2 + 0x1.c71c62e8d3992p-3 * t;
+    double P45 = 0x1.7462b3d0fabd6p-3 + 0x1.39fe7a28d6e94p-3 * t;
+    double P = (P01 + P23 * t2) + (P45 + 0x1.2b5726b357134p-3 * t2) * (t2 * t2);
     double R = t * P;
     double lo = k * SCE_LN2_LO_F64 + corr;
     return k * SCE_LN2_HI_F64 + (f - (s * (f - R) - lo));
@@ -142,12 +139,10 @@ SCE_INLINE float sce_exp_f32(float x)
     x = x < -104.0f ? -104.0f : x;
     float n = (x * SCE_LOG2E_F32 + SCE_SHIFT_F32) - SCE_SHIFT_F32;
     float r = (x - n * SCE_LN2_HI_F32) - n * SCE_LN2_LO_F32;
-    float q = 0x1.6c37ecp-10f;
-    q = q * r + 0x1.120afcp-7f;
-    q = q * r + 0x1.5555eap-5f;
-    q = q * r + 0x1.5554dep-3f;
-    q = q * r + 0x1p-1f;
-    float p = 1.0f + (r + (r * r) * q);
+    float r2 = r * r;
+    float q = (0x1p-1f + 0x1.5554dep-3f * r) + (0x1.5555eap-5f + 0x1.120afcp-7f * r) * r2
+              + 0x1.6c37ecp-10f * (r2 * r2);
+    float p = 1.0f + (r + r2 * q);
     float n1 = (n * 0.5f + SCE_SHIFT_F32) - SCE_SHIFT_F32;
     float n2 = n - n1;
     return (p * sce_exp2i_f32(n1)) * sce_exp2i_f32(n2);
@@ -163,9 +158,7 @@ SCE_INLINE float sce_log_core_f32(float u, float corr)
     float f = m - 1.0f;
     float s = f / (2.0f + f);
     float t = s * s;
-    float P = 0x1.2ee4cap-2f;
-    P = P * t + 0x1.997c3ap-2f;
-    P = P * t + 0x1.55555cp-1f;
+    float P = (0x1.55555cp-1f + 0x1.997c3ap-2f * t) + 0x1.2ee4cap-2f * (t * t);
     float R = t * P;
     float lo = k * SCE_LN2_LO_F32 + corr;
     return k * SCE_LN2_HI_F32 + (f - (s * (f - R) - lo));
