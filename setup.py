@@ -7,7 +7,8 @@ Flags (no -march=native, no -ffast-math):
                       result (unlike -ffast-math).
   -fopenmp            when the compiler accepts it (probed); otherwise -fopenmp-simd if accepted
                       (vectorized reductions without threads), otherwise neither: the build still succeeds.
-Runtime CPU dispatch (an x86-64-v3 clone and a baseline clone) is done in csrc/ with GCC target_clones.
+Runtime CPU dispatch (x86-64-v4 / x86-64-v3 / baseline clones) is done in csrc/ with GCC target_clones;
+SCE_NO_AVX512=1 in the environment builds without the x86-64-v4 clone.
 """
 import os
 import sys
@@ -56,6 +57,8 @@ class BuildExt(build_ext):
                 compile_args += ["-fopenmp-simd", "-DSCE_OPENMP_SIMD"]
             else:
                 print("sce: building without OpenMP", file=sys.stderr)
+        if os.environ.get("SCE_NO_AVX512") == "1":
+            compile_args.append("-DSCE_NO_X86_64_V4")
         for ext in self.extensions:
             ext.extra_compile_args = compile_args + list(ext.extra_compile_args or [])
             ext.extra_link_args = link_args + list(ext.extra_link_args or [])

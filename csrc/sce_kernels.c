@@ -9,10 +9,17 @@
 #include <omp.h>
 #endif
 
-/* Vectorized workers are compiled twice, for x86-64-v3 (AVX2 + FMA) and for the baseline ISA, and
- * the loader picks one by CPU features (GCC ifunc).  Elsewhere they are compiled once. */
+/* Vectorized workers are compiled for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and the baseline
+ * ISA, and the loader picks one by CPU features (GCC ifunc); building with SCE_NO_X86_64_V4 leaves
+ * the AVX-512 clone out (to measure the AVX2 path on an AVX-512 machine).  Elsewhere they are
+ * compiled once for the target the compiler is given. */
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && defined(__linux__)
+#define SCE_X86_DISPATCH 1
+#ifdef SCE_NO_X86_64_V4
 #define SCE_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define SCE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
 #else
 #define SCE_CLONES
 #endif
@@ -32,6 +39,21 @@ int sce_has_openmp(void)
     return 1;
 #else
     return 0;
+#endif
+}
+
+const char *sce_simd_path(void)
+{
+#ifdef SCE_X86_DISPATCH
+#ifndef SCE_NO_X86_64_V4
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return "x86-64-v4 (AVX-512)";
+#endif
+    if (__builtin_cpu_supports("x86-64-v3"))
+        return "x86-64-v3 (AVX2+FMA)";
+    return "x86-64 baseline (SSE2)";
+#else
+    return "compiler default";
 #endif
 }
 

@@ -33,6 +33,8 @@ enum {
 };
 
 int sce_max_threads(void);
+/* Which compiled clone of the vectorized kernels this CPU runs. */
+const char *sce_simd_path(void);
 int sce_has_openmp(void);
 
 #define SCE_DECLARE(T, SUF)                                                                        \

@@ -8,6 +8,7 @@ cdef extern from "sce_kernels.h" nogil:
     ctypedef int64_t sce_int
     int sce_max_threads()
     int sce_has_openmp()
+    const char *sce_simd_path()
     int SCE_BAD_TARGET, SCE_BAD_SAMPLE_WEIGHT, SCE_BAD_POS_WEIGHT, SCE_BAD_LABEL
 
     void sce_exp_array_f64(sce_int n, const double *x, double *out, int n_threads)
@@ -61,6 +62,11 @@ def max_threads():
 
 def has_openmp():
     return bool(sce_has_openmp())
+
+
+def simd_path():
+    """Which compiled clone of the vectorized kernels runs on this CPU."""
+    return sce_simd_path().decode()
 
 
 def elementwise(int which, const floating[::1] x, floating[::1] out, int n_threads):
