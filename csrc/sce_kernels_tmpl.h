@@ -113,12 +113,12 @@ SCE_DEFINE_LOGISTIC_MAP(sce_softplus, sce_softplus_elem)
  * With a = 1 - y, b = pw y and L = log1p(e^{-|z|}) this is
  *   z >= 0:  a z + (a + b) L          z < 0:  b |z| + (a + b) L
  * a sum of non-negative terms, so no digits cancel (a = 1 - y is exact for y in [1/2, 1], which is
- * where max(z, 0) - z y would lose them).  a + b = 1 + (pw - 1) y is exactly 1 when pw = 1.
+ * where max(z, 0) - z y would lose them).
  * The derivative (pw y + 1 - y) sigma(z) - pw y over the common denominator 1 + e:
  *   z >= 0:  (a - b e) / (1 + e)       z < 0:  (a e - b) / (1 + e)
  * which keeps its digits for hard labels: z = 40, y = 1 gives -e^{-40}/(1 + e^{-40}), not 0. */
 typedef struct {
-    T loss, grad;
+    T loss, grad, curv; /* curv = d grad / dz = sigma (1 - sigma) (for pos_weight 1) */
 } F(sce_loss_grad);
 
 SCE_INLINE F(sce_loss_grad) F(sce_bce_logits_elem)(T z, T e, T y, T pw)
@@ -131,8 +131,11 @@ SCE_INLINE F(sce_loss_grad) F(sce_bce_logits_elem)(T z, T e, T y, T pw)
     T az = z < 0 ? -z : z;
     /* coef * |z| with coef = 0 is 0 also for |z| = inf (y = 1 at z = +inf is a perfect fit). */
     T lin = coef == 0 ? (T)0 : coef * az;
-    out.loss = lin + ((T)1 + (pw - (T)1) * y) * p.L;
+    /* a + b as a sum of non-negative terms (1 + (pw - 1) y would cancel for pw < 1, y ~ 1);
+     * exactly 1 when pw = 1. */
+    out.loss = lin + (pw == (T)1 ? (T)1 : a + b) * p.L;
     out.grad = (z >= 0 ? a - b * p.e : a * p.e - b) * p.r;
+    out.curv = p.e * p.r * p.r; /* sigma (1 - sigma) = e / (1 + e)^2 for either sign of z */
     return out;
 }
 
@@ -230,6 +233,78 @@ typedef struct {
     T *loss, *grad;
 } F(sce_softmax_ctx);
 
+/* One row of softmax cross-entropy.  Targets: the label y (when tr is NULL) or the row tr.
+ * Returns the unweighted loss; when gr is given, writes gw * (p T_sum - t) into it, and when prob
+ * is given also p = softmax(z) into it.  Problems are OR-ed into *bad. */
+SCE_INLINE T F(sce_softmax_xent_row)(sce_int K, const T *zr, int64_t y, const T *tr, T gw, T *gr,
+                                     T *prob, int *bad)
+{
+    sce_int j = 0;
+    T m = zr[0];
+    for (sce_int k = 1; k < K; k++)
+        if (zr[k] > m) {
+            m = zr[k];
+            j = k;
+        }
+    /* rest = sum_{k != j} e^{z_k - m}; the exponentials go into the gradient row when asked. */
+    T rest = 0;
+    if (gr) {
+        SCE_SIMD(reduction(+ : rest))
+        for (sce_int k = 0; k < K; k++) {
+            T ek = k == j ? (T)0 : F(sce_exp)(zr[k] - m);
+            gr[k] = ek;
+            rest += ek;
+        }
+    } else {
+        SCE_SIMD(reduction(+ : rest))
+        for (sce_int k = 0; k < K; k++)
+            rest += k == j ? (T)0 : F(sce_exp)(zr[k] - m);
+    }
+    T log_s = F(sce_log1p)(rest);
+    T inv_s = (T)1 / ((T)1 + rest);
+    T li, t_sum, t_j;
+    if (tr == NULL) {
+        if (y < 0 || y >= K) {
+            *bad |= SCE_BAD_LABEL;
+            y = 0;
+        }
+        li = (y == j ? (T)0 : m - zr[y]) + log_s;
+        t_sum = 1;
+        t_j = y == j ? (T)1 : (T)0;
+    } else {
+        T lin = 0;
+        int tbad = 0;
+        t_sum = 0;
+        SCE_SIMD(reduction(+ : lin, t_sum) reduction(| : tbad))
+        for (sce_int k = 0; k < K; k++) {
+            tbad |= SCE_OUTSIDE(tr[k], (T)0, (T)1) ? SCE_BAD_TARGET : 0;
+            lin += tr[k] * (k == j ? (T)0 : m - zr[k]);
+            t_sum += tr[k];
+        }
+        *bad |= tbad;
+        li = lin + t_sum * log_s;
+        t_j = tr[j];
+    }
+    if (gr) {
+        if (prob) {
+            for (sce_int k = 0; k < K; k++)
+                prob[k] = gr[k] * inv_s;
+            prob[j] = inv_s;
+        }
+        if (tr == NULL) {
+            for (sce_int k = 0; k < K; k++)
+                gr[k] = gw * (gr[k] * inv_s);
+            if (y != j)
+                gr[y] -= gw;
+        } else {
+            for (sce_int k = 0; k < K; k++)
+                gr[k] = gw * (t_sum * (gr[k] * inv_s) - tr[k]);
+        }
+        gr[j] = gw * F(sce_softmax_grad_at_max)(t_sum, t_j, rest, inv_s);
+    }
+    return li;
+}
+
 SCE_CLONES static int F(sce_softmax_chunk)(const void *vctx, sce_int start, sce_int stop,
                                            double *partial)
 {
@@ -238,72 +313,12 @@ SCE_CLONES static int F(sce_softmax_chunk)(const void *vctx, sce_int start, sce_
     double acc = 0.0;
     int bad = 0;
     for (sce_int i = start; i < stop; i++) {
-        const T *zr = c->z + i * K;
-        const T *tr = c->target ? c->target + i * K : NULL;
-        T *gr = c->grad ? c->grad + i * K : NULL;
         T w = c->sw ? c->sw[i] : (T)1;
         bad |= SCE_OUTSIDE(w, (T)0, T_MAX) ? SCE_BAD_SAMPLE_WEIGHT : 0;
-
-        sce_int j = 0;
-        T m = zr[0];
-        for (sce_int k = 1; k < K; k++)
-            if (zr[k] > m) {
-                m = zr[k];
-                j = k;
-            }
-        /* rest = sum_{k != j} e^{z_k - m}; the exponentials go into the gradient row when asked. */
-        T rest = 0;
-        if (gr) {
-            SCE_SIMD(reduction(+ : rest))
-            for (sce_int k = 0; k < K; k++) {
-                T ek = k == j ? (T)0 : F(sce_exp)(zr[k] - m);
-                gr[k] = ek;
-                rest += ek;
-            }
-        } else {
-            SCE_SIMD(reduction(+ : rest))
-            for (sce_int k = 0; k < K; k++)
-                rest += k == j ? (T)0 : F(sce_exp)(zr[k] - m);
-        }
-        T log_s = F(sce_log1p)(rest);
-        T inv_s = (T)1 / ((T)1 + rest);
-        T li, t_sum, t_j;
-        if (tr == NULL) {
-            int64_t y = c->labels[i];
-            if (y < 0 || y >= K) {
-                bad |= SCE_BAD_LABEL;
-                y = 0;
-            }
-            li = (y == j ? (T)0 : m - zr[y]) + log_s;
-            t_sum = 1;
-            t_j = y == j ? (T)1 : (T)0;
-            if (gr) {
-                T gw = c->grad_scale * w;
-                for (sce_int k = 0; k < K; k++)
-                    gr[k] = gw * (gr[k] * inv_s);
-                gr[j] = gw * F(sce_softmax_grad_at_max)(t_sum, t_j, rest, inv_s);
-                if (y != j)
-                    gr[y] -= gw;
-            }
-        } else {
-            T lin = 0;
-            t_sum = 0;
-            SCE_SIMD(reduction(+ : lin, t_sum) reduction(| : bad))
-            for (sce_int k = 0; k < K; k++) {
-                bad |= SCE_OUTSIDE(tr[k], (T)0, (T)1) ? SCE_BAD_TARGET : 0;
-                lin += tr[k] * (k == j ? (T)0 : m - zr[k]);
-                t_sum += tr[k];
-            }
-            li = lin + t_sum * log_s;
-            t_j = tr[j];
-            if (gr) {
-                T gw = c->grad_scale * w;
-                for (sce_int k = 0; k < K; k++)
-                    gr[k] = gw * (t_sum * (gr[k] * inv_s) - tr[k]);
-                gr[j] = gw * F(sce_softmax_grad_at_max)(t_sum, t_j, rest, inv_s);
-            }
-        }
-        li = w * li;
+        T li = w * F(sce_softmax_xent_row)(K, c->z + i * K, c->labels ? c->labels[i] : 0,
+                                           c->target ? c->target + i * K : NULL,
+                                           c->grad_scale * w, c->grad ? c->grad + i * K : NULL,
+                                           NULL, &bad);
         if (c->loss)
             c->loss[i] = li;
         acc += (double)li;

@@ -99,7 +99,8 @@ SCE_INLINE double sce_log_core_f64(double u, double corr)
     return k * SCE_LN2_HI_F64 + (f - (s * (f - R) - lo));
 }
 
-/* log(1 + x), <= 1 ULP observed.  log1p(-1) = -inf, x < -1 -> NaN, +inf -> +inf, NaN -> NaN. */
+/* log(1 + x), <= 1 ULP observed.  log1p(+-0) = +-0, log1p(-1) = -inf, x < -1 -> NaN, +inf -> +inf,
+ * NaN -> NaN. */
 SCE_INLINE double sce_log1p_f64(double x)
 {
     double u = 1.0 + x;
@@ -112,6 +113,7 @@ SCE_INLINE double sce_log1p_f64(double x)
     res = (x == -1.0) ? -__builtin_inf() : res;
     res = (x < -1.0) ? __builtin_nan("") : res;
     res = (x == __builtin_inf()) ? x : res;
+    res = (x == 0.0) ? x : res; /* log1p(-0) = -0 */
     res = (x != x) ? x : res;
     return res;
 }
@@ -173,6 +175,7 @@ SCE_INLINE float sce_log1p_f32(float x)
     res = (x == -1.0f) ? -__builtin_inff() : res;
     res = (x < -1.0f) ? __builtin_nanf("") : res;
     res = (x == __builtin_inff()) ? x : res;
+    res = (x == 0.0f) ? x : res; /* log1p(-0) = -0 */
     res = (x != x) ? x : res;
     return res;
 }

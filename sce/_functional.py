@@ -70,8 +70,16 @@ def _raise_status(status, target_msg):
         raise ValueError("pos_weight must be positive and finite")
 
 
+def _check_weights(sw_flat, name="sample_weight"):
+    """Per-element weights must be finite and non-negative (checked before any reduction)."""
+    if sw_flat is not None and not (np.all(np.isfinite(sw_flat)) and np.all(sw_flat >= 0)):
+        raise ValueError(f"{name} must be non-negative and finite")
+
+
 def _total_weight(sw_flat, sw_scalar, n):
-    total = float(np.sum(sw_flat, dtype=np.float64)) if sw_flat is not None else sw_scalar * n
+    _check_weights(sw_flat)
+    with np.errstate(over="ignore"):  # a sum of huge weights may reach inf: the mean is then 0
+        total = float(np.sum(sw_flat, dtype=np.float64)) if sw_flat is not None else sw_scalar * n
     if not total > 0:
         raise ValueError(
             "reduction='mean' is undefined when the total sample weight is zero "
@@ -84,9 +92,8 @@ def _elementwise(name, z, out, n_threads):
     arr = _float_array(z, "z")
     nt = effective_n_threads(n_threads)
     if out is None:
-        src = np.ascontiguousarray(arr)
-        res = np.empty(src.shape, dtype=src.dtype)
-        _core.elementwise(_core.MAPS[name], src.reshape(-1), res.reshape(-1), nt)
+        res = np.empty(arr.shape, dtype=arr.dtype)
+        _core.elementwise(_core.MAPS[name], _flat(arr), res.reshape(-1), nt)
         return res[()] if res.ndim == 0 else res
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy array; got {type(out).__name__}")
@@ -235,9 +242,13 @@ def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean
             raise TypeError(f"probability targets must be real numbers; got dtype {tarr.dtype}")
         probs = np.ascontiguousarray(tarr, dtype=dtype).reshape(n_rows, n_classes)
     elif tarr.shape == row_shape:
+        if tarr.dtype.kind not in "iubf":
+            raise TypeError(f"target labels must be integers; got dtype {tarr.dtype}")
         if tarr.dtype.kind in "iub":
             labels = tarr
-        elif tarr.dtype.kind == "f" and np.all(np.isfinite(tarr)) and np.all(tarr == np.round(tarr)):
+        elif np.all(np.isfinite(tarr)) and np.all(tarr == np.round(tarr)):
+            if tarr.size and np.max(np.abs(tarr)) >= 2.0 ** 62:  # would not survive the int cast
+                raise ValueError(f"target labels must be integers in [0, {n_classes})")
             labels = tarr
         else:
             raise ValueError(
