@@ -71,7 +71,7 @@ extensions = [
         sources=["sce/_core.pyx", "csrc/sce_kernels.c"],
         include_dirs=["csrc", np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        depends=["csrc/sce_kernels.h", "csrc/sce_kernels_tmpl.h", "csrc/sce_math.h"],
+        depends=["csrc/sce_kernels.h", "csrc/sce_kernels_tmpl.h", "csrc/sce_glm_tmpl.h", "csrc/sce_math.h"],
     )
 ]
 

@@ -110,6 +110,59 @@ static double sce_run_chunks(sce_chunk_fn fn, const void *ctx, sce_int n, sce_in
     return total;
 }
 
+/* A row worker processes rows [r0, r1), adds into the vector acc and returns its loss sum. */
+typedef double (*sce_rows_fn)(const void *ctx, sce_int r0, sce_int r1, double *acc);
+
+/* Threads for a row pass: one below ~1e5 multiply-adds, where starting threads costs more. */
+static int sce_glm_threads(sce_int n, sce_int work_per_row, int n_threads)
+{
+    if (n_threads <= 1 || n * work_per_row < 100000 || n < 2 * n_threads)
+        return 1;
+    return n_threads;
+}
+
+/* Run fn over rows [0, n) split into one contiguous range per thread; each thread accumulates into
+ * its own zeroed vector of length m.  The vectors (into out) and the returned sums are added in
+ * thread order: deterministic for a fixed thread count. */
+static double sce_run_rows(sce_rows_fn fn, const void *ctx, sce_int n, sce_int m, int n_threads,
+                           double *out)
+{
+    for (sce_int j = 0; j < m; j++)
+        out[j] = 0.0;
+    double *extra = NULL, *losses = NULL;
+#ifdef _OPENMP
+    if (n_threads > 1) {
+        extra = (double *)calloc((size_t)(n_threads - 1) * (size_t)m, sizeof(double));
+        losses = (double *)calloc((size_t)n_threads, sizeof(double));
+    }
+#endif
+    if (extra == NULL || losses == NULL) {
+        free(extra);
+        free(losses);
+        return fn(ctx, 0, n, out);
+    }
+    int team = 1;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(n_threads)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        if (t == 0)
+            team = nt;
+        losses[t] = fn(ctx, n * t / nt, n * (t + 1) / nt, t == 0 ? out : extra + (size_t)(t - 1) * m);
+    }
+#endif
+    double loss = losses[0];
+    for (int t = 1; t < team; t++) {
+        const double *acc = extra + (size_t)(t - 1) * m;
+        for (sce_int j = 0; j < m; j++)
+            out[j] += acc[j];
+        loss += losses[t];
+    }
+    free(extra);
+    free(losses);
+    return loss;
+}
+
 #define SCE_CAT_(a, b) a##_##b
 #define SCE_CAT(a, b) SCE_CAT_(a, b)
 
@@ -118,6 +171,7 @@ static double sce_run_chunks(sce_chunk_fn fn, const void *ctx, sce_int n, sce_in
 #define SUF f64
 #define F(name) SCE_CAT(name, SUF)
 #include "sce_kernels_tmpl.h"
+#include "sce_glm_tmpl.h"
 #undef F
 #undef SUF
 #undef T_MAX
@@ -128,6 +182,7 @@ static double sce_run_chunks(sce_chunk_fn fn, const void *ctx, sce_int n, sce_in
 #define SUF f32
 #define F(name) SCE_CAT(name, SUF)
 #include "sce_kernels_tmpl.h"
+#include "sce_glm_tmpl.h"
 #undef F
 #undef SUF
 #undef T_MAX

@@ -58,6 +58,48 @@ int sce_has_openmp(void);
                                             T grad_scale, T *loss, T *grad, int n_threads,         \
                                             int *status);
 
+/* Row blocks of the GLM passes: about this many bytes of X stay in L2 between the two uses. */
+#define SCE_GLM_BLOCK_BYTES (128 * 1024)
+#define SCE_GLM_MAX_BLOCK 256
+
+/* Logistic-regression passes (csrc/sce_glm_tmpl.h describes the conventions). */
+#define SCE_DECLARE_CSR(T, SUF, ITYPE, ISUF)                                                         \
+    double sce_logistic_loss_grad_csr_##ISUF##_##SUF(sce_int n, sce_int d, const T *data,            \
+                                                     const ITYPE *indices, const ITYPE *indptr,      \
+                                                     const T *y, const T *sw, const T *w, T b,       \
+                                                     double *grad, T *hdiag, int n_threads);         \
+    void sce_logistic_hessp_csr_##ISUF##_##SUF(sce_int n, sce_int d, const T *data,                  \
+                                               const ITYPE *indices, const ITYPE *indptr,            \
+                                               const T *hdiag, const T *v, T vb, double *out,        \
+                                               int n_threads);                                       \
+    double sce_multinomial_loss_grad_csr_##ISUF##_##SUF(                                             \
+        sce_int n, sce_int d, sce_int K, const T *data, const ITYPE *indices, const ITYPE *indptr,   \
+        const int64_t *labels, const T *sw, const T *W, const T *b, double *grad, T *prob,           \
+        int n_threads);                                                                              \
+    void sce_multinomial_hessp_csr_##ISUF##_##SUF(                                                   \
+        sce_int n, sce_int d, sce_int K, const T *data, const ITYPE *indices, const ITYPE *indptr,   \
+        const T *sw, const T *prob, const T *V, const T *vb, double *out, int n_threads);
+
+#define SCE_DECLARE_GLM(T, SUF)                                                                      \
+    double sce_logistic_loss_grad_dense_##SUF(sce_int n, sce_int d, const T *X, const T *y,          \
+                                              const T *sw, const T *w, T b, double *grad, T *hdiag,  \
+                                              int n_threads);                                        \
+    void sce_logistic_hessp_dense_##SUF(sce_int n, sce_int d, const T *X, const T *hdiag,            \
+                                        const T *v, T vb, double *out, int n_threads);               \
+    double sce_multinomial_loss_grad_dense_##SUF(sce_int n, sce_int d, sce_int K, const T *X,        \
+                                                 const int64_t *labels, const T *sw, const T *W,     \
+                                                 const T *b, double *grad, T *prob, int n_threads);  \
+    void sce_multinomial_hessp_dense_##SUF(sce_int n, sce_int d, sce_int K, const T *X,              \
+                                           const T *sw, const T *prob, const T *V, const T *vb,      \
+                                           double *out, int n_threads);                              \
+    SCE_DECLARE_CSR(T, SUF, int32_t, i32)                                                            \
+    SCE_DECLARE_CSR(T, SUF, int64_t, i64)
+
+SCE_DECLARE_GLM(double, f64)
+SCE_DECLARE_GLM(float, f32)
+#undef SCE_DECLARE_GLM
+#undef SCE_DECLARE_CSR
+
 SCE_DECLARE(double, f64)
 SCE_DECLARE(float, f32)
 

@@ -1,6 +1,7 @@
 """sce: fast, numerically careful sigmoid / cross-entropy kernels (C99 + OpenMP) under a numpy API."""
 from ._functional import bce_with_logits, log_sigmoid, sigmoid, softmax_cross_entropy, softplus
+from .linear import LogisticClassifier
 
 __version__ = "0.1.0"
 
-__all__ = ["bce_with_logits", "log_sigmoid", "sigmoid", "softmax_cross_entropy", "softplus"]
+__all__ = ["LogisticClassifier", "bce_with_logits", "log_sigmoid", "sigmoid", "softmax_cross_entropy", "softplus"]

@@ -2,7 +2,7 @@
 # pointers, releases the GIL.  No formulas here (they live in csrc/), no validation beyond what a
 # pointer needs (that is sce/_functional.py's job).
 from cython cimport floating
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 
 cdef extern from "sce_kernels.h" nogil:
     ctypedef int64_t sce_int
@@ -38,6 +38,31 @@ cdef extern from "sce_kernels.h" nogil:
                                           const int64_t *labels, const float *target,
                                           const float *sw, float grad_scale, float *loss,
                                           float *grad, int n_threads, int *status)
+
+    double sce_logistic_loss_grad_dense_f64(sce_int n, sce_int d, const double *X, const double *y, const double *sw, const double *w, double b, double *grad, double *hdiag, int n_threads)
+    double sce_logistic_loss_grad_dense_f32(sce_int n, sce_int d, const float *X, const float *y, const float *sw, const float *w, float b, double *grad, float *hdiag, int n_threads)
+    void sce_logistic_hessp_dense_f64(sce_int n, sce_int d, const double *X, const double *hdiag, const double *v, double vb, double *out, int n_threads)
+    void sce_logistic_hessp_dense_f32(sce_int n, sce_int d, const float *X, const float *hdiag, const float *v, float vb, double *out, int n_threads)
+    double sce_multinomial_loss_grad_dense_f64(sce_int n, sce_int d, sce_int K, const double *X, const int64_t *labels, const double *sw, const double *W, const double *b, double *grad, double *prob, int n_threads)
+    double sce_multinomial_loss_grad_dense_f32(sce_int n, sce_int d, sce_int K, const float *X, const int64_t *labels, const float *sw, const float *W, const float *b, double *grad, float *prob, int n_threads)
+    void sce_multinomial_hessp_dense_f64(sce_int n, sce_int d, sce_int K, const double *X, const double *sw, const double *prob, const double *V, const double *vb, double *out, int n_threads)
+    void sce_multinomial_hessp_dense_f32(sce_int n, sce_int d, sce_int K, const float *X, const float *sw, const float *prob, const float *V, const float *vb, double *out, int n_threads)
+    double sce_logistic_loss_grad_csr_i32_f64(sce_int n, sce_int d, const double *data, const int32_t *indices, const int32_t *indptr, const double *y, const double *sw, const double *w, double b, double *grad, double *hdiag, int n_threads)
+    void sce_logistic_hessp_csr_i32_f64(sce_int n, sce_int d, const double *data, const int32_t *indices, const int32_t *indptr, const double *hdiag, const double *v, double vb, double *out, int n_threads)
+    double sce_multinomial_loss_grad_csr_i32_f64(sce_int n, sce_int d, sce_int K, const double *data, const int32_t *indices, const int32_t *indptr, const int64_t *labels, const double *sw, const double *W, const double *b, double *grad, double *prob, int n_threads)
+    void sce_multinomial_hessp_csr_i32_f64(sce_int n, sce_int d, sce_int K, const double *data, const int32_t *indices, const int32_t *indptr, const double *sw, const double *prob, const double *V, const double *vb, double *out, int n_threads)
+    double sce_logistic_loss_grad_csr_i32_f32(sce_int n, sce_int d, const float *data, const int32_t *indices, const int32_t *indptr, const float *y, const float *sw, const float *w, float b, double *grad, float *hdiag, int n_threads)
+    void sce_logistic_hessp_csr_i32_f32(sce_int n, sce_int d, const float *data, const int32_t *indices, const int32_t *indptr, const float *hdiag, const float *v, float vb, double *out, int n_threads)
+    double sce_multinomial_loss_grad_csr_i32_f32(sce_int n, sce_int d, sce_int K, const float *data, const int32_t *indices, const int32_t *indptr, const int64_t *labels, const float *sw, const float *W, const float *b, double *grad, float *prob, int n_threads)
+    void sce_multinomial_hessp_csr_i32_f32(sce_int n, sce_int d, sce_int K, const float *data, const int32_t *indices, const int32_t *indptr, const float *sw, const float *prob, const float *V, const float *vb, double *out, int n_threads)
+    double sce_logistic_loss_grad_csr_i64_f64(sce_int n, sce_int d, const double *data, const int64_t *indices, const int64_t *indptr, const double *y, const double *sw, const double *w, double b, double *grad, double *hdiag, int n_threads)
+    void sce_logistic_hessp_csr_i64_f64(sce_int n, sce_int d, const double *data, const int64_t *indices, const int64_t *indptr, const double *hdiag, const double *v, double vb, double *out, int n_threads)
+    double sce_multinomial_loss_grad_csr_i64_f64(sce_int n, sce_int d, sce_int K, const double *data, const int64_t *indices, const int64_t *indptr, const int64_t *labels, const double *sw, const double *W, const double *b, double *grad, double *prob, int n_threads)
+    void sce_multinomial_hessp_csr_i64_f64(sce_int n, sce_int d, sce_int K, const double *data, const int64_t *indices, const int64_t *indptr, const double *sw, const double *prob, const double *V, const double *vb, double *out, int n_threads)
+    double sce_logistic_loss_grad_csr_i64_f32(sce_int n, sce_int d, const float *data, const int64_t *indices, const int64_t *indptr, const float *y, const float *sw, const float *w, float b, double *grad, float *hdiag, int n_threads)
+    void sce_logistic_hessp_csr_i64_f32(sce_int n, sce_int d, const float *data, const int64_t *indices, const int64_t *indptr, const float *hdiag, const float *v, float vb, double *out, int n_threads)
+    double sce_multinomial_loss_grad_csr_i64_f32(sce_int n, sce_int d, sce_int K, const float *data, const int64_t *indices, const int64_t *indptr, const int64_t *labels, const float *sw, const float *W, const float *b, double *grad, float *prob, int n_threads)
+    void sce_multinomial_hessp_csr_i64_f32(sce_int n, sce_int d, sce_int K, const float *data, const int64_t *indices, const int64_t *indptr, const float *sw, const float *prob, const float *V, const float *vb, double *out, int n_threads)
 
 BAD_TARGET = SCE_BAD_TARGET
 BAD_SAMPLE_WEIGHT = SCE_BAD_SAMPLE_WEIGHT
@@ -128,3 +153,172 @@ def softmax_xent(const floating[:, ::1] z, const int64_t[::1] labels,
             total = sce_softmax_xent_loss_grad_f32(n_rows, n_classes, &z[0, 0], lab, tp, swp,
                                                    <float>grad_scale, lp, gp, n_threads, &status)
     return total, status
+
+
+# ---- logistic regression passes (csrc/sce_glm_tmpl.h) ------------------------------------------
+# Binary: coef w (d,), intercept b, y in {0, 1}; out / grad: float64 (d + 1,) = [X^T r, sum r].
+# Multinomial: W (K, d), b (K,), labels in [0, K); out / grad: float64 (K * (d + 1),) =
+# [X^T R as (K, d) row-major, column sums of R].  Returns the loss sum sum_i sw_i l_i.
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
+
+def logistic_dense(const floating[:, ::1] X, const floating[::1] y, const floating[::1] sw,
+                   const floating[::1] w, double b, double[::1] grad, floating[::1] hdiag,
+                   int n_threads):
+    cdef sce_int n = X.shape[0], d = X.shape[1]
+    cdef double loss
+    with nogil:
+        if floating is double:
+            loss = sce_logistic_loss_grad_dense_f64(n, d, &X[0, 0], &y[0], &sw[0], &w[0], b,
+                                                    &grad[0], &hdiag[0], n_threads)
+        else:
+            loss = sce_logistic_loss_grad_dense_f32(n, d, &X[0, 0], &y[0], &sw[0], &w[0], <float>b,
+                                                    &grad[0], &hdiag[0], n_threads)
+    return loss
+
+
+def logistic_hessp_dense(const floating[:, ::1] X, const floating[::1] hdiag,
+                         const floating[::1] v, double vb, double[::1] out, int n_threads):
+    cdef sce_int n = X.shape[0], d = X.shape[1]
+    with nogil:
+        if floating is double:
+            sce_logistic_hessp_dense_f64(n, d, &X[0, 0], &hdiag[0], &v[0], vb, &out[0], n_threads)
+        else:
+            sce_logistic_hessp_dense_f32(n, d, &X[0, 0], &hdiag[0], &v[0], <float>vb, &out[0],
+                                         n_threads)
+
+
+def logistic_csr(const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+                 sce_int d, const floating[::1] y, const floating[::1] sw, const floating[::1] w,
+                 double b, double[::1] grad, floating[::1] hdiag, int n_threads):
+    cdef sce_int n = indptr.shape[0] - 1
+    cdef double loss
+    cdef const floating *dp = &data[0] if data.shape[0] > 0 else NULL
+    cdef const index_t *ip = &indices[0] if indices.shape[0] > 0 else NULL
+    with nogil:
+        if floating is double:
+            if index_t is int32_t:
+                loss = sce_logistic_loss_grad_csr_i32_f64(n, d, dp, ip, &indptr[0], &y[0], &sw[0],
+                                                          &w[0], b, &grad[0], &hdiag[0], n_threads)
+            else:
+                loss = sce_logistic_loss_grad_csr_i64_f64(n, d, dp, ip, &indptr[0], &y[0], &sw[0],
+                                                          &w[0], b, &grad[0], &hdiag[0], n_threads)
+        else:
+            if index_t is int32_t:
+                loss = sce_logistic_loss_grad_csr_i32_f32(n, d, dp, ip, &indptr[0], &y[0], &sw[0],
+                                                          &w[0], <float>b, &grad[0], &hdiag[0],
+                                                          n_threads)
+            else:
+                loss = sce_logistic_loss_grad_csr_i64_f32(n, d, dp, ip, &indptr[0], &y[0], &sw[0],
+                                                          &w[0], <float>b, &grad[0], &hdiag[0],
+                                                          n_threads)
+    return loss
+
+
+def logistic_hessp_csr(const floating[::1] data, const index_t[::1] indices,
+                       const index_t[::1] indptr, sce_int d, const floating[::1] hdiag,
+                       const floating[::1] v, double vb, double[::1] out, int n_threads):
+    cdef sce_int n = indptr.shape[0] - 1
+    cdef const floating *dp = &data[0] if data.shape[0] > 0 else NULL
+    cdef const index_t *ip = &indices[0] if indices.shape[0] > 0 else NULL
+    with nogil:
+        if floating is double:
+            if index_t is int32_t:
+                sce_logistic_hessp_csr_i32_f64(n, d, dp, ip, &indptr[0], &hdiag[0], &v[0], vb,
+                                               &out[0], n_threads)
+            else:
+                sce_logistic_hessp_csr_i64_f64(n, d, dp, ip, &indptr[0], &hdiag[0], &v[0], vb,
+                                               &out[0], n_threads)
+        else:
+            if index_t is int32_t:
+                sce_logistic_hessp_csr_i32_f32(n, d, dp, ip, &indptr[0], &hdiag[0], &v[0],
+                                               <float>vb, &out[0], n_threads)
+            else:
+                sce_logistic_hessp_csr_i64_f32(n, d, dp, ip, &indptr[0], &hdiag[0], &v[0],
+                                               <float>vb, &out[0], n_threads)
+
+
+def multinomial_dense(const floating[:, ::1] X, const int64_t[::1] labels,
+                      const floating[::1] sw, const floating[:, ::1] W, const floating[::1] b,
+                      double[::1] grad, floating[:, ::1] prob, int n_threads):
+    cdef sce_int n = X.shape[0], d = X.shape[1], K = W.shape[0]
+    cdef double loss
+    with nogil:
+        if floating is double:
+            loss = sce_multinomial_loss_grad_dense_f64(n, d, K, &X[0, 0], &labels[0], &sw[0],
+                                                       &W[0, 0], &b[0], &grad[0], &prob[0, 0],
+                                                       n_threads)
+        else:
+            loss = sce_multinomial_loss_grad_dense_f32(n, d, K, &X[0, 0], &labels[0], &sw[0],
+                                                       &W[0, 0], &b[0], &grad[0], &prob[0, 0],
+                                                       n_threads)
+    return loss
+
+
+def multinomial_hessp_dense(const floating[:, ::1] X, const floating[::1] sw,
+                            const floating[:, ::1] prob, const floating[:, ::1] V,
+                            const floating[::1] vb, double[::1] out, int n_threads):
+    cdef sce_int n = X.shape[0], d = X.shape[1], K = V.shape[0]
+    with nogil:
+        if floating is double:
+            sce_multinomial_hessp_dense_f64(n, d, K, &X[0, 0], &sw[0], &prob[0, 0], &V[0, 0],
+                                            &vb[0], &out[0], n_threads)
+        else:
+            sce_multinomial_hessp_dense_f32(n, d, K, &X[0, 0], &sw[0], &prob[0, 0], &V[0, 0],
+                                            &vb[0], &out[0], n_threads)
+
+
+def multinomial_csr(const floating[::1] data, const index_t[::1] indices,
+                    const index_t[::1] indptr, sce_int d, const int64_t[::1] labels,
+                    const floating[::1] sw, const floating[:, ::1] W, const floating[::1] b,
+                    double[::1] grad, floating[:, ::1] prob, int n_threads):
+    cdef sce_int n = indptr.shape[0] - 1, K = W.shape[0]
+    cdef double loss
+    cdef const floating *dp = &data[0] if data.shape[0] > 0 else NULL
+    cdef const index_t *ip = &indices[0] if indices.shape[0] > 0 else NULL
+    with nogil:
+        if floating is double:
+            if index_t is int32_t:
+                loss = sce_multinomial_loss_grad_csr_i32_f64(n, d, K, dp, ip, &indptr[0],
+                                                             &labels[0], &sw[0], &W[0, 0], &b[0],
+                                                             &grad[0], &prob[0, 0], n_threads)
+            else:
+                loss = sce_multinomial_loss_grad_csr_i64_f64(n, d, K, dp, ip, &indptr[0],
+                                                             &labels[0], &sw[0], &W[0, 0], &b[0],
+                                                             &grad[0], &prob[0, 0], n_threads)
+        else:
+            if index_t is int32_t:
+                loss = sce_multinomial_loss_grad_csr_i32_f32(n, d, K, dp, ip, &indptr[0],
+                                                             &labels[0], &sw[0], &W[0, 0], &b[0],
+                                                             &grad[0], &prob[0, 0], n_threads)
+            else:
+                loss = sce_multinomial_loss_grad_csr_i64_f32(n, d, K, dp, ip, &indptr[0],
+                                                             &labels[0], &sw[0], &W[0, 0], &b[0],
+                                                             &grad[0], &prob[0, 0], n_threads)
+    return loss
+
+
+def multinomial_hessp_csr(const floating[::1] data, const index_t[::1] indices,
+                          const index_t[::1] indptr, sce_int d, const floating[::1] sw,
+                          const floating[:, ::1] prob, const floating[:, ::1] V,
+                          const floating[::1] vb, double[::1] out, int n_threads):
+    cdef sce_int n = indptr.shape[0] - 1, K = V.shape[0]
+    cdef const floating *dp = &data[0] if data.shape[0] > 0 else NULL
+    cdef const index_t *ip = &indices[0] if indices.shape[0] > 0 else NULL
+    with nogil:
+        if floating is double:
+            if index_t is int32_t:
+                sce_multinomial_hessp_csr_i32_f64(n, d, K, dp, ip, &indptr[0], &sw[0], &prob[0, 0],
+                                                  &V[0, 0], &vb[0], &out[0], n_threads)
+            else:
+                sce_multinomial_hessp_csr_i64_f64(n, d, K, dp, ip, &indptr[0], &sw[0], &prob[0, 0],
+                                                  &V[0, 0], &vb[0], &out[0], n_threads)
+        else:
+            if index_t is int32_t:
+                sce_multinomial_hessp_csr_i32_f32(n, d, K, dp, ip, &indptr[0], &sw[0], &prob[0, 0],
+                                                  &V[0, 0], &vb[0], &out[0], n_threads)
+            else:
+                sce_multinomial_hessp_csr_i64_f32(n, d, K, dp, ip, &indptr[0], &sw[0], &prob[0, 0],
+                                                  &V[0, 0], &vb[0], &out[0], n_threads)

@@ -1,0 +1,418 @@
+/* sce_glm_tmpl.h -- one-pass objective kernels for logistic regression (binary and multinomial),
+ * for one precision.  Included by sce_kernels.c after sce_kernels_tmpl.h with T, T_MAX and F(name).
+ *
+ * Every pass reads X once: rows are processed in blocks small enough to stay in L2
+ * (SCE_GLM_BLOCK_BYTES); for a block, the logits are computed, the fused loss / gradient kernel of
+ * sce_kernels_tmpl.h runs on them, and X_block^T r is accumulated before the block leaves cache.
+ * Threads own contiguous row ranges and accumulate into private double vectors that are added in
+ * thread order (sce_run_rows): deterministic for a fixed thread count.
+ *
+ * Conventions.  X: dense row-major (n, d), or CSR (data, indices, indptr).  sw: per-sample weights
+ * (required; the caller passes ones).  Binary: y in {0, 1} (any value in [0, 1] works), coef w (d),
+ * intercept b; the accumulator holds [X^T r (d), sum r].  Multinomial: labels in [0, K), coef W
+ * (K, d) row-major, intercepts b (K); the accumulator holds [X^T R as (K, d), column sums of R (K)].
+ * Passes return sum_i sw_i l_i; penalties and the C factor are the caller's. */
+
+/* Rows per block: X_block of about SCE_GLM_BLOCK_BYTES stays in L2 between the two uses. */
+static inline sce_int F(sce_glm_block_rows)(sce_int d)
+{
+    sce_int rows = SCE_GLM_BLOCK_BYTES / ((d > 0 ? d : 1) * (sce_int)sizeof(T));
+    return rows < 4 ? 4 : rows > SCE_GLM_MAX_BLOCK ? SCE_GLM_MAX_BLOCK : rows;
+}
+
+/* z[i] = b + x_i . w for nb rows of a dense block; four rows share each load of w. */
+SCE_INLINE void F(sce_dense_rows_dot)(sce_int nb, sce_int d, const T *Xb, const T *w, T b, T *z)
+{
+    sce_int i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        const T *x0 = Xb + i * d, *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;
+        T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        SCE_SIMD(reduction(+ : s0, s1, s2, s3))
+        for (sce_int j = 0; j < d; j++) {
+            T wj = w[j];
+            s0 += x0[j] * wj;
+            s1 += x1[j] * wj;
+            s2 += x2[j] * wj;
+            s3 += x3[j] * wj;
+        }
+        z[i] = b + s0;
+        z[i + 1] = b + s1;
+        z[i + 2] = b + s2;
+        z[i + 3] = b + s3;
+    }
+    for (; i < nb; i++) {
+        const T *x0 = Xb + i * d;
+        T s0 = 0;
+        SCE_SIMD(reduction(+ : s0))
+        for (sce_int j = 0; j < d; j++)
+            s0 += x0[j] * w[j];
+        z[i] = b + s0;
+    }
+}
+
+/* acc[j] += sum_i r[i] x_ij and *acc_b += sum_i r[i] for nb rows of a dense block; four rows share
+ * each load and store of acc. */
+SCE_INLINE void F(sce_dense_rows_axpy)(sce_int nb, sce_int d, const T *Xb, const T *r, double *acc,
+                                       double *acc_b)
+{
+    sce_int i = 0;
+    double rsum = 0;
+    for (; i + 4 <= nb; i += 4) {
+        const T *x0 = Xb + i * d, *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;
+        const T r0 = r[i], r1 = r[i + 1], r2 = r[i + 2], r3 = r[i + 3];
+        SCE_SIMD()
+        for (sce_int j = 0; j < d; j++)
+            acc[j] += (double)((r0 * x0[j] + r1 * x1[j]) + (r2 * x2[j] + r3 * x3[j]));
+        rsum += ((double)r0 + (double)r1) + ((double)r2 + (double)r3);
+    }
+    for (; i < nb; i++) {
+        const T *x0 = Xb + i * d;
+        const T r0 = r[i];
+        SCE_SIMD()
+        for (sce_int j = 0; j < d; j++)
+            acc[j] += (double)(r0 * x0[j]);
+        rsum += (double)r0;
+    }
+    *acc_b += rsum;
+}
+
+/* Binary logistic loss on a block of logits z (overwritten by nothing): loss sum, r = sw (sigma - y)
+ * and the curvature hdiag = sw sigma (1 - sigma). */
+SCE_INLINE double F(sce_logistic_block)(sce_int nb, const T *z, const T *y, const T *sw, T *r,
+                                        T *hdiag)
+{
+    T e[SCE_GLM_MAX_BLOCK];
+    double loss = 0;
+    for (sce_int i = 0; i < nb; i++)
+        e[i] = F(sce_exp_neg_abs)(z[i]);
+    SCE_SIMD(reduction(+ : loss))
+    for (sce_int i = 0; i < nb; i++) {
+        F(sce_loss_grad) lg = F(sce_bce_logits_elem)(z[i], e[i], y[i], (T)1);
+        loss += (double)(sw[i] * lg.loss);
+        r[i] = sw[i] * lg.grad;
+        hdiag[i] = sw[i] * lg.curv;
+    }
+    return loss;
+}
+
+typedef struct {
+    sce_int d, n_classes;
+    const T *X;                         /* dense */
+    const T *data;                      /* CSR */
+    const void *indices;                /* CSR: int32_t or int64_t */
+    const void *indptr;                 /* CSR: same integer type as indices (as scipy keeps them) */
+    const T *y, *sw;                    /* targets (binary), sample weights */
+    const int64_t *labels;              /* multinomial */
+    const T *w;                         /* coef (d) or (K, d) */
+    const T *b;                         /* intercept(s) */
+    T *hdiag;                           /* binary curvature out (loss pass) / in (hessp) */
+    T *prob;                            /* multinomial probabilities out (loss pass) / in (hessp) */
+} F(sce_glm_ctx);
+
+/* ---- binary, dense ---------------------------------------------------------------------- */
+
+SCE_CLONES static double F(sce_logistic_dense_rows)(const void *vctx, sce_int r0, sce_int r1,
+                                                    double *acc)
+{
+    const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;
+    const sce_int d = c->d, B = F(sce_glm_block_rows)(d);
+    T z[SCE_GLM_MAX_BLOCK], r[SCE_GLM_MAX_BLOCK];
+    double loss = 0;
+    for (sce_int s = r0; s < r1; s += B) {
+        sce_int nb = s + B < r1 ? B : r1 - s;
+        const T *Xb = c->X + s * d;
+        F(sce_dense_rows_dot)(nb, d, Xb, c->w, c->b[0], z);
+        loss += F(sce_logistic_block)(nb, z, c->y + s, c->sw + s, r, c->hdiag + s);
+        F(sce_dense_rows_axpy)(nb, d, Xb, r, acc, acc + d);
+    }
+    return loss;
+}
+
+/* Hessian of the loss sum times (v, vb): X^T (hdiag (X v + vb)) and its sum. */
+SCE_CLONES static double F(sce_logistic_hessp_dense_rows)(const void *vctx, sce_int r0, sce_int r1,
+                                                          double *acc)
+{
+    const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;
+    const sce_int d = c->d, B = F(sce_glm_block_rows)(d);
+    T t[SCE_GLM_MAX_BLOCK];
+    for (sce_int s = r0; s < r1; s += B) {
+        sce_int nb = s + B < r1 ? B : r1 - s;
+        const T *Xb = c->X + s * d;
+        F(sce_dense_rows_dot)(nb, d, Xb, c->w, c->b[0], t);
+        for (sce_int i = 0; i < nb; i++)
+            t[i] *= c->hdiag[s + i];
+        F(sce_dense_rows_axpy)(nb, d, Xb, t, acc, acc + d);
+    }
+    return 0.0;
+}
+
+double F(sce_logistic_loss_grad_dense)(sce_int n, sce_int d, const T *X, const T *y, const T *sw,
+                                       const T *w, T b, double *grad, T *hdiag, int n_threads)
+{
+    F(sce_glm_ctx) c = {d, 1, X, NULL, NULL, NULL, y, sw, NULL, w, &b, hdiag, NULL};
+    return sce_run_rows(F(sce_logistic_dense_rows), &c, n, d + 1, sce_glm_threads(n, d, n_threads), grad);
+}
+
+void F(sce_logistic_hessp_dense)(sce_int n, sce_int d, const T *X, const T *hdiag, const T *v,
+                                 T vb, double *out, int n_threads)
+{
+    F(sce_glm_ctx) c = {d, 1, X, NULL, NULL, NULL, NULL, NULL, NULL, v, &vb, (T *)hdiag, NULL};
+    sce_run_rows(F(sce_logistic_hessp_dense_rows), &c, n, d + 1, sce_glm_threads(n, d, n_threads), out);
+}
+
+/* ---- multinomial, dense ------------------------------------------------------------------ */
+
+/* Z[i, k] = b_k + x_i . W_k for the rows of a block (row-major (nb, K)). */
+SCE_INLINE void F(sce_dense_rows_dot_multi)(sce_int nb, sce_int d, sce_int K, const T *Xb,
+                                            const T *W, const T *b, T *Z, T *col)
+{
+    for (sce_int k = 0; k < K; k++) {
+        F(sce_dense_rows_dot)(nb, d, Xb, W + k * d, b[k], col);
+        for (sce_int i = 0; i < nb; i++)
+            Z[i * K + k] = col[i];
+    }
+}
+
+/* acc[k, :] += sum_i R[i, k] x_i, acc_b[k] += sum_i R[i, k]. */
+SCE_INLINE void F(sce_dense_rows_axpy_multi)(sce_int nb, sce_int d, sce_int K, const T *Xb,
+                                             const T *R, double *acc, T *col)
+{
+    for (sce_int k = 0; k < K; k++) {
+        for (sce_int i = 0; i < nb; i++)
+            col[i] = R[i * K + k];
+        F(sce_dense_rows_axpy)(nb, d, Xb, col, acc + k * d, acc + K * d + k);
+    }
+}
+
+/* Per-block scratch for the multinomial passes: Z and R (nb, K) and one column. */
+static T *F(sce_multi_scratch)(sce_int K)
+{
+    return (T *)malloc((size_t)(2 * K + 1) * SCE_GLM_MAX_BLOCK * sizeof(T));
+}
+
+SCE_CLONES static double F(sce_multinomial_dense_rows)(const void *vctx, sce_int r0, sce_int r1,
+                                                       double *acc)
+{
+    const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;
+    const sce_int d = c->d, K = c->n_classes, B = F(sce_glm_block_rows)(d);
+    T *Z = F(sce_multi_scratch)(K);
+    if (Z == NULL)
+        return __builtin_nan("");
+    T *R = Z + K * SCE_GLM_MAX_BLOCK, *col = R + K * SCE_GLM_MAX_BLOCK;
+    double loss = 0;
+    int bad = 0;
+    for (sce_int s = r0; s < r1; s += B) {
+        sce_int nb = s + B < r1 ? B : r1 - s;
+        const T *Xb = c->X + s * d;
+        F(sce_dense_rows_dot_multi)(nb, d, K, Xb, c->w, c->b, Z, col);
+        for (sce_int i = 0; i < nb; i++) {
+            T swi = c->sw[s + i];
+            loss += (double)(swi * F(sce_softmax_xent_row)(K, Z + i * K, c->labels[s + i], NULL, swi,
+                                                           R + i * K, c->prob + (s + i) * K, &bad));
+        }
+        F(sce_dense_rows_axpy_multi)(nb, d, K, Xb, R, acc, col);
+    }
+    free(Z);
+    return bad ? __builtin_nan("") : loss;
+}
+
+/* Hessian-vector product of the multinomial loss sum: with t_i = V x_i + vb,
+ * u_ik = sw_i p_ik (t_ik - sum_l p_il t_il); accumulates X^T U and the column sums of U. */
+SCE_INLINE void F(sce_multinomial_hessp_block)(sce_int nb, sce_int K, const T *sw, const T *P, T *Z)
+{
+    for (sce_int i = 0; i < nb; i++) {
+        const T *p = P + i * K;
+        T *t = Z + i * K;
+        T a = 0;
+        for (sce_int k = 0; k < K; k++)
+            a += p[k] * t[k];
+        for (sce_int k = 0; k < K; k++)
+            t[k] = sw[i] * p[k] * (t[k] - a);
+    }
+}
+
+SCE_CLONES static double F(sce_multinomial_hessp_dense_rows)(const void *vctx, sce_int r0,
+                                                             sce_int r1, double *acc)
+{
+    const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;
+    const sce_int d = c->d, K = c->n_classes, B = F(sce_glm_block_rows)(d);
+    T *Z = F(sce_multi_scratch)(K);
+    if (Z == NULL)
+        return __builtin_nan("");
+    T *col = Z + 2 * K * SCE_GLM_MAX_BLOCK;
+    for (sce_int s = r0; s < r1; s += B) {
+        sce_int nb = s + B < r1 ? B : r1 - s;
+        const T *Xb = c->X + s * d;
+        F(sce_dense_rows_dot_multi)(nb, d, K, Xb, c->w, c->b, Z, col);
+        F(sce_multinomial_hessp_block)(nb, K, c->sw + s, c->prob + s * K, Z);
+        F(sce_dense_rows_axpy_multi)(nb, d, K, Xb, Z, acc, col);
+    }
+    free(Z);
+    return 0.0;
+}
+
+double F(sce_multinomial_loss_grad_dense)(sce_int n, sce_int d, sce_int K, const T *X,
+                                          const int64_t *labels, const T *sw, const T *W,
+                                          const T *b, double *grad, T *prob, int n_threads)
+{
+    F(sce_glm_ctx) c = {d, K, X, NULL, NULL, NULL, NULL, sw, labels, W, b, NULL, prob};
+    return sce_run_rows(F(sce_multinomial_dense_rows), &c, n, K * (d + 1),
+                        sce_glm_threads(n, d * K, n_threads), grad);
+}
+
+void F(sce_multinomial_hessp_dense)(sce_int n, sce_int d, sce_int K, const T *X, const T *sw,
+                                    const T *prob, const T *V, const T *vb, double *out,
+                                    int n_threads)
+{
+    F(sce_glm_ctx) c = {d, K, X, NULL, NULL, NULL, NULL, sw, NULL, V, vb, NULL, (T *)prob};
+    sce_run_rows(F(sce_multinomial_hessp_dense_rows), &c, n, K * (d + 1),
+                 sce_glm_threads(n, d * K, n_threads), out);
+}
+
+/* ---- CSR, for int32 and int64 column indices --------------------------------------------- */
+
+#define SCE_DEFINE_CSR(ITYPE, ISUF)                                                                 \
+    /* z_i = b + sum_k data_k w[idx_k] over the rows of a block */                                  \
+    SCE_INLINE void F(sce_csr_rows_dot_##ISUF)(sce_int r, sce_int nb, const F(sce_glm_ctx) * c,     \
+                                               const T *w, T b, sce_int wstride, T *z)              \
+    {                                                                                               \
+        const ITYPE *idx = (const ITYPE *)c->indices, *ptr = (const ITYPE *)c->indptr;             \
+        for (sce_int i = 0; i < nb; i++) {                                                          \
+            T s = 0;                                                                                \
+            for (int64_t k = ptr[r + i]; k < ptr[r + i + 1]; k++)                                   \
+                s += c->data[k] * w[idx[k]];                                                        \
+            z[i * wstride] = b + s;                                                                 \
+        }                                                                                           \
+    }                                                                                               \
+    /* acc[idx_k] += r_i data_k, *acc_b += r_i */                                                   \
+    SCE_INLINE void F(sce_csr_rows_axpy_##ISUF)(sce_int r, sce_int nb, const F(sce_glm_ctx) * c,    \
+                                                const T *rv, sce_int rstride, double *acc,          \
+                                                double *acc_b)                                      \
+    {                                                                                               \
+        const ITYPE *idx = (const ITYPE *)c->indices, *ptr = (const ITYPE *)c->indptr;             \
+        double rsum = 0;                                                                            \
+        for (sce_int i = 0; i < nb; i++) {                                                          \
+            const T ri = rv[i * rstride];                                                           \
+            for (int64_t k = ptr[r + i]; k < ptr[r + i + 1]; k++)                                   \
+                acc[idx[k]] += (double)(ri * c->data[k]);                                           \
+            rsum += (double)ri;                                                                     \
+        }                                                                                           \
+        *acc_b += rsum;                                                                             \
+    }                                                                                               \
+    SCE_CLONES static double F(sce_logistic_csr_rows_##ISUF)(const void *vctx, sce_int r0,          \
+                                                             sce_int r1, double *acc)               \
+    {                                                                                               \
+        const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;                                     \
+        T z[SCE_GLM_MAX_BLOCK], r[SCE_GLM_MAX_BLOCK];                                               \
+        double loss = 0;                                                                            \
+        for (sce_int s = r0; s < r1; s += SCE_GLM_MAX_BLOCK) {                                      \
+            sce_int nb = s + SCE_GLM_MAX_BLOCK < r1 ? SCE_GLM_MAX_BLOCK : r1 - s;                   \
+            F(sce_csr_rows_dot_##ISUF)(s, nb, c, c->w, c->b[0], 1, z);                              \
+            loss += F(sce_logistic_block)(nb, z, c->y + s, c->sw + s, r, c->hdiag + s);             \
+            F(sce_csr_rows_axpy_##ISUF)(s, nb, c, r, 1, acc, acc + c->d);                           \
+        }                                                                                           \
+        return loss;                                                                                \
+    }                                                                                               \
+    SCE_CLONES static double F(sce_logistic_hessp_csr_rows_##ISUF)(const void *vctx, sce_int r0,    \
+                                                                   sce_int r1, double *acc)         \
+    {                                                                                               \
+        const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;                                     \
+        T t[SCE_GLM_MAX_BLOCK];                                                                     \
+        for (sce_int s = r0; s < r1; s += SCE_GLM_MAX_BLOCK) {                                      \
+            sce_int nb = s + SCE_GLM_MAX_BLOCK < r1 ? SCE_GLM_MAX_BLOCK : r1 - s;                   \
+            F(sce_csr_rows_dot_##ISUF)(s, nb, c, c->w, c->b[0], 1, t);                              \
+            for (sce_int i = 0; i < nb; i++)                                                        \
+                t[i] *= c->hdiag[s + i];                                                            \
+            F(sce_csr_rows_axpy_##ISUF)(s, nb, c, t, 1, acc, acc + c->d);                           \
+        }                                                                                           \
+        return 0.0;                                                                                 \
+    }                                                                                               \
+    SCE_CLONES static double F(sce_multinomial_csr_rows_##ISUF)(const void *vctx, sce_int r0,       \
+                                                                sce_int r1, double *acc)            \
+    {                                                                                               \
+        const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;                                     \
+        const sce_int d = c->d, K = c->n_classes;                                                   \
+        T *Z = F(sce_multi_scratch)(K);                                                             \
+        if (Z == NULL)                                                                              \
+            return __builtin_nan("");                                                               \
+        T *R = Z + K * SCE_GLM_MAX_BLOCK;                                                           \
+        double loss = 0;                                                                            \
+        int bad = 0;                                                                                \
+        for (sce_int s = r0; s < r1; s += SCE_GLM_MAX_BLOCK) {                                      \
+            sce_int nb = s + SCE_GLM_MAX_BLOCK < r1 ? SCE_GLM_MAX_BLOCK : r1 - s;                   \
+            for (sce_int k = 0; k < K; k++)                                                         \
+                F(sce_csr_rows_dot_##ISUF)(s, nb, c, c->w + k * d, c->b[k], K, Z + k);              \
+            for (sce_int i = 0; i < nb; i++) {                                                      \
+                T swi = c->sw[s + i];                                                               \
+                loss += (double)(swi * F(sce_softmax_xent_row)(K, Z + i * K, c->labels[s + i],      \
+                                                               NULL, swi, R + i * K,                \
+                                                               c->prob + (s + i) * K, &bad));       \
+            }                                                                                       \
+            for (sce_int k = 0; k < K; k++)                                                         \
+                F(sce_csr_rows_axpy_##ISUF)(s, nb, c, R + k, K, acc + k * d, acc + K * d + k);      \
+        }                                                                                           \
+        free(Z);                                                                                    \
+        return bad ? __builtin_nan("") : loss;                                                      \
+    }                                                                                               \
+    SCE_CLONES static double F(sce_multinomial_hessp_csr_rows_##ISUF)(                              \
+        const void *vctx, sce_int r0, sce_int r1, double *acc)                                      \
+    {                                                                                               \
+        const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;                                     \
+        const sce_int d = c->d, K = c->n_classes;                                                   \
+        T *Z = F(sce_multi_scratch)(K);                                                             \
+        if (Z == NULL)                                                                              \
+            return __builtin_nan("");                                                               \
+        for (sce_int s = r0; s < r1; s += SCE_GLM_MAX_BLOCK) {                                      \
+            sce_int nb = s + SCE_GLM_MAX_BLOCK < r1 ? SCE_GLM_MAX_BLOCK : r1 - s;                   \
+            for (sce_int k = 0; k < K; k++)                                                         \
+                F(sce_csr_rows_dot_##ISUF)(s, nb, c, c->w + k * d, c->b[k], K, Z + k);              \
+            F(sce_multinomial_hessp_block)(nb, K, c->sw + s, c->prob + s * K, Z);                   \
+            for (sce_int k = 0; k < K; k++)                                                         \
+                F(sce_csr_rows_axpy_##ISUF)(s, nb, c, Z + k, K, acc + k * d, acc + K * d + k);      \
+        }                                                                                           \
+        free(Z);                                                                                    \
+        return 0.0;                                                                                 \
+    }                                                                                               \
+    double F(sce_logistic_loss_grad_csr_##ISUF)(sce_int n, sce_int d, const T *data,               \
+                                                const ITYPE *indices, const ITYPE *indptr,        \
+                                                const T *y, const T *sw, const T *w, T b,           \
+                                                double *grad, T *hdiag, int n_threads)              \
+    {                                                                                               \
+        F(sce_glm_ctx) c = {d, 1, NULL, data, indices, indptr, y, sw, NULL, w, &b, hdiag, NULL};    \
+        return sce_run_rows(F(sce_logistic_csr_rows_##ISUF), &c, n, d + 1,                          \
+                            sce_glm_threads(n, (sce_int)indptr[n] / (n > 0 ? n : 1) + 1, n_threads), grad);  \
+    }                                                                                               \
+    void F(sce_logistic_hessp_csr_##ISUF)(sce_int n, sce_int d, const T *data,                      \
+                                          const ITYPE *indices, const ITYPE *indptr,              \
+                                          const T *hdiag, const T *v, T vb, double *out,            \
+                                          int n_threads)                                            \
+    {                                                                                               \
+        F(sce_glm_ctx) c = {d, 1, NULL, data, indices, indptr, NULL, NULL, NULL, v, &vb,            \
+                            (T *)hdiag, NULL};                                                      \
+        sce_run_rows(F(sce_logistic_hessp_csr_rows_##ISUF), &c, n, d + 1,                           \
+                     sce_glm_threads(n, (sce_int)indptr[n] / (n > 0 ? n : 1) + 1, n_threads), out);          \
+    }                                                                                               \
+    double F(sce_multinomial_loss_grad_csr_##ISUF)(                                                 \
+        sce_int n, sce_int d, sce_int K, const T *data, const ITYPE *indices,                       \
+        const ITYPE *indptr, const int64_t *labels, const T *sw, const T *W, const T *b,          \
+        double *grad, T *prob, int n_threads)                                                       \
+    {                                                                                               \
+        F(sce_glm_ctx) c = {d, K, NULL, data, indices, indptr, NULL, sw, labels, W, b, NULL, prob}; \
+        return sce_run_rows(F(sce_multinomial_csr_rows_##ISUF), &c, n, K * (d + 1),                 \
+                            sce_glm_threads(n, K * ((sce_int)indptr[n] / (n > 0 ? n : 1) + 1), n_threads),   \
+                            grad);                                                                  \
+    }                                                                                               \
+    void F(sce_multinomial_hessp_csr_##ISUF)(sce_int n, sce_int d, sce_int K, const T *data,        \
+                                             const ITYPE *indices, const ITYPE *indptr,           \
+                                             const T *sw, const T *prob, const T *V, const T *vb,   \
+                                             double *out, int n_threads)                            \
+    {                                                                                               \
+        F(sce_glm_ctx) c = {d, K, NULL, data, indices, indptr, NULL, sw, NULL, V, vb, NULL,         \
+                            (T *)prob};                                                             \
+        sce_run_rows(F(sce_multinomial_hessp_csr_rows_##ISUF), &c, n, K * (d + 1),                  \
+                     sce_glm_threads(n, K * ((sce_int)indptr[n] / (n > 0 ? n : 1) + 1), n_threads), out);    \
+    }
+
+SCE_DEFINE_CSR(int32_t, i32)
+SCE_DEFINE_CSR(int64_t, i64)
+#undef SCE_DEFINE_CSR

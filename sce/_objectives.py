@@ -1,0 +1,165 @@
+"""Objectives: loss + penalty over (X, y, sample weights), evaluated by the one-pass kernels.
+
+LogisticObjective is scikit-learn's LogisticRegression objective
+
+    f(W, b) = C * sum_i s_i l(x_i W^T + b, y_i) + 1/2 ||W||_F^2        (b not penalized)
+
+with l the binary cross-entropy with logits (one coefficient row) or the softmax cross-entropy
+(K rows).  C = inf means no penalty; f is then the plain loss sum.  The solvers see a flat float64
+vector x = [W.ravel(), b] (b present only with an intercept); X stays in its own dtype and is read
+once per loss_grad / hessp call.
+"""
+import numpy as np
+import scipy.sparse as sp
+
+from . import _core
+
+
+class LogisticObjective:
+    def __init__(self, X, y, sample_weight, C, fit_intercept, n_classes, n_threads):
+        self.sparse = sp.issparse(X)
+        self.X = X
+        self.dtype = X.dtype
+        self.n, self.d = X.shape
+        self.multinomial = n_classes > 2
+        self.K = n_classes if self.multinomial else 1
+        self.fit_intercept = fit_intercept
+        self.n_threads = n_threads
+        # f = a * loss_sum + lam/2 ||W||^2
+        self.a, self.lam = (float(C), 1.0) if np.isfinite(C) else (1.0, 0.0)
+        self.sw = np.ascontiguousarray(sample_weight, dtype=self.dtype)
+        if self.multinomial:
+            self.y = np.ascontiguousarray(y, dtype=np.int64)
+            self.prob = np.empty((self.n, self.K), dtype=self.dtype)
+        else:
+            self.y = np.ascontiguousarray(y, dtype=self.dtype)
+            self.hdiag = np.empty(self.n, dtype=self.dtype)
+        self.n_coef = self.K * self.d
+        self.size = self.n_coef + (self.K if fit_intercept else 0)
+        self._raw = np.empty(self.K * (self.d + 1), dtype=np.float64)
+        self.n_passes = 0  # reads of X so far (loss_grad + hessp calls)
+
+    # -- packing -----------------------------------------------------------------------------
+    def unpack(self, x):
+        """(W of shape (K, d), b of shape (K,)) in X's dtype."""
+        W = np.ascontiguousarray(x[: self.n_coef].reshape(self.K, self.d), dtype=self.dtype)
+        if self.fit_intercept:
+            b = np.ascontiguousarray(x[self.n_coef:], dtype=self.dtype)
+        else:
+            b = np.zeros(self.K, dtype=self.dtype)
+        return W, b
+
+    def _pack_grad(self, raw, x_coef):
+        """Gradient (or H v) from the kernel's raw sums [X^T R, sum R] and the penalty part."""
+        out = np.empty(self.size, dtype=np.float64)
+        out[: self.n_coef] = self.a * raw[: self.n_coef] + self.lam * x_coef
+        if self.fit_intercept:
+            out[self.n_coef:] = self.a * raw[self.n_coef:]
+        return out
+
+    def _csr_args(self):
+        X = self.X
+        return X.data, X.indices, X.indptr, self.d
+
+    # -- evaluations ---------------------------------------------------------------------------
+    def loss_grad(self, x):
+        """f(x) and its gradient; keeps the curvature at x for the next hessp / hess."""
+        W, b = self.unpack(x)
+        raw = self._raw
+        nt = self.n_threads
+        if self.multinomial:
+            if self.sparse:
+                loss = _core.multinomial_csr(*self._csr_args(), self.y, self.sw, W, b, raw, self.prob, nt)
+            else:
+                loss = _core.multinomial_dense(self.X, self.y, self.sw, W, b, raw, self.prob, nt)
+        else:
+            if self.sparse:
+                loss = _core.logistic_csr(*self._csr_args(), self.y, self.sw, W[0], float(b[0]), raw,
+                                          self.hdiag, nt)
+            else:
+                loss = _core.logistic_dense(self.X, self.y, self.sw, W[0], float(b[0]), raw,
+                                            self.hdiag, nt)
+        self.n_passes += 1
+        x_coef = x[: self.n_coef]
+        f = self.a * loss + 0.5 * self.lam * float(x_coef @ x_coef)
+        return f, self._pack_grad(raw, x_coef)
+
+    def hessp(self, v):
+        """Hessian at the point of the last loss_grad call, times v."""
+        V, vb = self.unpack(v)
+        raw = np.empty_like(self._raw)
+        nt = self.n_threads
+        if self.multinomial:
+            if self.sparse:
+                _core.multinomial_hessp_csr(*self._csr_args(), self.sw, self.prob, V, vb, raw, nt)
+            else:
+                _core.multinomial_hessp_dense(self.X, self.sw, self.prob, V, vb, raw, nt)
+        else:
+            if self.sparse:
+                _core.logistic_hessp_csr(*self._csr_args(), self.hdiag, V[0], float(vb[0]), raw, nt)
+            else:
+                _core.logistic_hessp_dense(self.X, self.hdiag, V[0], float(vb[0]), raw, nt)
+        self.n_passes += 1
+        return self._pack_grad(raw, v[: self.n_coef])
+
+    def hess(self):
+        """The full Hessian at the point of the last loss_grad call (for Newton-Cholesky).
+
+        Built from per-class curvature weights: H[(k,:),(l,:)] = a X~^T diag(c_kl) X~ with X~ = [X, 1]
+        (the column of ones only with an intercept), plus lam on the coefficient diagonal.
+        Dense X is processed in row blocks so no n-by-d temporary is made."""
+        K, d = self.K, self.d
+        dd = d + 1 if self.fit_intercept else d
+        H = np.zeros((K * dd, K * dd))
+        if self.multinomial:
+            P = self.prob.astype(np.float64)
+            s = self.sw.astype(np.float64)
+            weights = {(k, l): s * P[:, k] * ((k == l) - P[:, l]) for k in range(K) for l in range(k, K)}
+        else:
+            weights = {(0, 0): self.hdiag.astype(np.float64)}
+        for (k, l), c in weights.items():
+            block = self._weighted_gram(c)
+            H[k * dd:(k + 1) * dd, l * dd:(l + 1) * dd] = block
+            if k != l:
+                H[l * dd:(l + 1) * dd, k * dd:(k + 1) * dd] = block.T
+        H *= self.a
+        # Coefficients first, intercepts last, as in x.
+        order = np.concatenate([np.arange(k * dd, k * dd + d) for k in range(K)]
+                               + ([np.arange(d, K * dd, dd)] if self.fit_intercept else []))
+        H = H[np.ix_(order, order)]
+        H[np.arange(self.n_coef), np.arange(self.n_coef)] += self.lam
+        if self.multinomial and self.fit_intercept:
+            # Softmax is unchanged by adding one constant to all intercepts, so H is singular along
+            # u = 1_K on the intercepts; every gradient is orthogonal to u.  Adding c u u^T / K
+            # makes H definite without changing the Newton step on the gradients' subspace.
+            Hbb = H[self.n_coef:, self.n_coef:]
+            Hbb += max(np.trace(Hbb), 1e-300) / K ** 2
+        return H
+
+    def _weighted_gram(self, c):
+        """X~^T diag(c) X~ in float64 (X~ = [X, 1] with an intercept)."""
+        X = self.X
+        d = self.d
+        dd = d + 1 if self.fit_intercept else d
+        G = np.zeros((dd, dd))
+        if self.sparse:
+            Xc = sp.diags(c) @ X
+            G[:d, :d] = (X.T @ Xc).toarray()
+            if self.fit_intercept:
+                col = np.asarray(Xc.sum(axis=0)).ravel()
+                G[:d, d] = col
+                G[d, :d] = col
+        else:
+            step = max(1, (1 << 22) // max(d, 1))  # ~32 MB of float64 per block
+            for s in range(0, self.n, step):
+                Xb = np.asarray(X[s:s + step], dtype=np.float64)
+                cb = c[s:s + step]
+                Xw = Xb * cb[:, None]
+                G[:d, :d] += Xb.T @ Xw
+                if self.fit_intercept:
+                    col = Xw.sum(axis=0)
+                    G[:d, d] += col
+                    G[d, :d] += col
+        if self.fit_intercept:
+            G[d, d] = c.sum()
+        return G

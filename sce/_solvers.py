@@ -1,0 +1,181 @@
+"""Solvers for smooth convex objectives exposing loss_grad(x), hessp(v) and hess().
+
+Stopping rules (scale-free, the same meaning of ``tol`` for every solver: a relative objective gap
+of about tol**2, i.e. 1e-8 for the default tol = 1e-4):
+
+- Newton solvers: stop when the Newton decrement estimate of the objective gap, 1/2 g^T H^-1 g
+  (exact for a quadratic, and accurate in Newton's quadratic-convergence regime), is at most
+  tol**2 * |f|; also when it is below what float64 resolves (16 eps |f|, or 16 eps |f(0)| when
+  the infimum is not attained and f itself tends to 0), where more steps would only chase rounding.
+- L-BFGS (no Hessian): stop when max|grad f(x)| <= tol**2 * max|grad f(0)|, 0 being the all-zero
+  parameter vector.
+"""
+import time
+import warnings
+
+import numpy as np
+import scipy.linalg
+import scipy.optimize
+from sklearn.exceptions import ConvergenceWarning
+
+_ARMIJO = 1e-4
+_MAX_HALVINGS = 40
+
+
+class SolverResult:
+    def __init__(self, x, f, n_iter, converged, grad_norm):
+        self.x, self.f, self.n_iter, self.converged, self.grad_norm = x, f, n_iter, converged, grad_norm
+
+
+class _Monitor:
+    """Reference gradient max|grad f(0)| and the per-iteration log line of verbose mode."""
+
+    def __init__(self, obj, x0, f0, g0, verbose, name):
+        if np.any(x0 != 0):
+            f_zero, g_zero = obj.loss_grad(np.zeros_like(x0))
+            obj.loss_grad(x0)  # restore the curvature at x0
+        else:
+            f_zero, g_zero = f0, g0
+        self.g_ref = float(np.max(np.abs(g_zero))) if g_zero.size else 0.0
+        self.f_ref = abs(float(f_zero))
+        self.verbose = verbose
+        self.start = time.perf_counter()
+        self.name = name
+        self.log(0, f0, g0)
+
+    def log(self, it, f, g, extra=""):
+        if self.verbose:
+            gn = float(np.max(np.abs(g))) if g.size else 0.0
+            print(f"[{self.name}] iter {it:3d}  objective {f:.12e}  |grad|_inf {gn:.3e}{extra}  "
+                  f"elapsed {time.perf_counter() - self.start:.3f}s", flush=True)
+
+
+def _line_search(obj, x, f, g, p):
+    """Backtracking (Armijo) from the full step; returns (x, f, g) or None when no decrease."""
+    slope = float(g @ p)
+    if not slope < 0:
+        return None
+    t = 1.0
+    for _ in range(_MAX_HALVINGS):
+        x_new = x + t * p
+        f_new, g_new = obj.loss_grad(x_new)
+        if f_new <= f + _ARMIJO * t * slope:
+            return x_new, f_new, g_new
+        t *= 0.5
+    obj.loss_grad(x)  # restore the curvature at x
+    return None
+
+
+def _cg(hessp, g, rtol, max_iter):
+    """Conjugate gradients for H p = -g, stopped at ||H p + g|| <= rtol ||g||."""
+    p = np.zeros_like(g)
+    r = -g.copy()
+    d = r.copy()
+    rr = float(r @ r)
+    stop = (rtol ** 2) * rr
+    for _ in range(max_iter):
+        Hd = hessp(d)
+        curv = float(d @ Hd)
+        if curv <= 0:  # flat direction (only possible without penalty): take what we have
+            break
+        alpha = rr / curv
+        p += alpha * d
+        r -= alpha * Hd
+        rr_new = float(r @ r)
+        if rr_new <= stop:
+            break
+        d = r + (rr_new / rr) * d
+        rr = rr_new
+    return p if np.any(p) else -g
+
+
+def _newton(obj, x0, tol, max_iter, verbose, direction, name):
+    x = np.array(x0, dtype=np.float64)
+    f, g = obj.loss_grad(x)
+    mon = _Monitor(obj, x, f, g, verbose, name)
+    gap_tol = max(tol * tol, 16 * np.finfo(float).eps)
+    it = 0
+    converged = not g.size or not np.any(g)
+    while not converged and it <= max_iter:
+        p = direction(x, g, mon)
+        gap = -0.5 * float(g @ p)  # Newton decrement estimate of f - f*
+        # relative to f, or below float64 resolution of the objective at 0 (when the infimum is
+        # not attained, e.g. one effective class, f and the gap shrink together towards 0)
+        if gap <= gap_tol * abs(f) or gap <= 16 * np.finfo(float).eps * mon.f_ref:
+            converged = True
+            break
+        if it == max_iter:
+            break
+        it += 1
+        step = _line_search(obj, x, f, g, p)
+        if step is None:  # no decrease possible at machine precision: at the optimum
+            converged = True
+            break
+        x, f, g = step
+        mon.log(it, f, g, f"  gap estimate before step {gap / max(abs(f), 1e-300):.2e}")
+    return SolverResult(x, f, max(it, 1), converged, float(np.max(np.abs(g))) if g.size else 0.0)
+
+
+def newton_cg(obj, x0, tol, max_iter, verbose=0):
+    """Truncated Newton: CG on the Hessian-vector products with forcing term
+    min(0.5, sqrt(max|g| / max|grad f(0)|)) (superlinear convergence, few CG steps far away)."""
+    def direction(x, g, mon):
+        gn = float(np.max(np.abs(g)))
+        rtol = min(0.5, np.sqrt(gn / mon.g_ref)) if mon.g_ref > 0 else 0.5
+        return _cg(obj.hessp, g, rtol, max_iter=max(20, min(obj.size, 500)))
+    return _newton(obj, x0, tol, max_iter, verbose, direction, "newton-cg")
+
+
+def newton_cholesky(obj, x0, tol, max_iter, verbose=0):
+    """Exact Newton steps from the full Hessian (small number of parameters)."""
+    def direction(x, g, mon):
+        H = obj.hess()
+        try:
+            c = scipy.linalg.cho_factor(H, lower=False, check_finite=False)
+            return -scipy.linalg.cho_solve(c, g, check_finite=False)
+        except (np.linalg.LinAlgError, ValueError):  # singular without penalty: least squares
+            return -scipy.linalg.lstsq(H, g, check_finite=False)[0]
+    return _newton(obj, x0, tol, max_iter, verbose, direction, "newton-cholesky")
+
+
+def lbfgs(obj, x0, tol, max_iter, verbose=0):
+    """scipy's L-BFGS-B with the fused loss + gradient, stopped by the shared rule."""
+    x0 = np.array(x0, dtype=np.float64)
+    f0, g0 = obj.loss_grad(x0)
+    mon = _Monitor(obj, x0, f0, g0, verbose, "lbfgs")
+    gtol = tol * tol * mon.g_ref
+    state = {"it": 0}
+
+    def callback(intermediate_result):
+        state["it"] += 1
+        mon.log(state["it"], intermediate_result.fun, obj_grad[0])
+
+    obj_grad = [g0]
+
+    def fun(x):
+        f, g = obj.loss_grad(x)
+        obj_grad[0] = g
+        return f, g
+
+    res = scipy.optimize.minimize(
+        fun, x0, jac=True, method="L-BFGS-B", callback=callback if verbose else None,
+        options={"maxiter": max_iter, "gtol": gtol, "ftol": 64 * np.finfo(float).eps,
+                 "maxcor": 30, "maxls": 50},
+    )
+    f, g = obj.loss_grad(res.x)
+    converged = (g.size == 0 or float(np.max(np.abs(g))) <= gtol) or res.status == 0
+    return SolverResult(res.x, f, max(int(res.nit), 1), converged, float(np.max(np.abs(g))) if g.size else 0.0)
+
+
+SOLVERS = {"newton-cg": newton_cg, "newton-cholesky": newton_cholesky, "lbfgs": lbfgs}
+
+
+def solve(name, obj, x0, tol, max_iter, verbose=0):
+    res = SOLVERS[name](obj, x0, tol, max_iter, verbose)
+    if not res.converged:
+        warnings.warn(
+            f"{name} did not converge in max_iter={max_iter} iterations (|grad|_inf = "
+            f"{res.grad_norm:.3g}); increase max_iter or scale the data.",
+            ConvergenceWarning,
+        )
+    return res

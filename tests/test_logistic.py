@@ -1,0 +1,359 @@
+"""LogisticClassifier: scikit-learn compatibility, exact derivatives, parity with LogisticRegression."""
+import pickle
+import re
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import LabelEncoder, StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import sce.linear
+from sce import LogisticClassifier
+from sce._objectives import LogisticObjective
+
+
+@parametrize_with_checks([LogisticClassifier(), LogisticClassifier(solver="newton-cg"),
+                          LogisticClassifier(solver="newton-cholesky"),
+                          LogisticClassifier(solver="lbfgs")])
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+# ---- the objective: derivatives against central finite differences ---------------------------
+
+def _problem(sparse, n_classes, fit_intercept, C=0.7, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((200, 6))
+    X[X < 0.2] = 0.0
+    y = rng.integers(0, n_classes, 200)
+    sw = rng.random(200) + 0.25
+    Xm = sp.csr_matrix(X) if sparse else X
+    obj = LogisticObjective(Xm, y if n_classes > 2 else y == 1, sw, C, fit_intercept, n_classes, 2)
+    return obj, X, y, sw, rng
+
+
+def _reference_objective(X, y, sw, C, x, n_classes, fit_intercept):
+    """The objective written directly with numpy (float64, naive but fine at these sizes)."""
+    d = X.shape[1]
+    K = n_classes if n_classes > 2 else 1
+    W = x[: K * d].reshape(K, d)
+    b = x[K * d:] if fit_intercept else np.zeros(K)
+    Z = X @ W.T + b
+    if K == 1:
+        z = Z[:, 0]
+        loss = np.logaddexp(0, z) - (y == 1) * z
+    else:
+        loss = np.logaddexp.reduce(Z, axis=1) - Z[np.arange(len(y)), y]
+    pen = 0.5 * np.sum(W * W) if np.isfinite(C) else 0.0
+    return (C if np.isfinite(C) else 1.0) * np.sum(sw * loss) + pen
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_objective_value_gradient_hessian(sparse, n_classes, fit_intercept):
+    obj, X, y, sw, rng = _problem(sparse, n_classes, fit_intercept)
+    x = 0.3 * rng.standard_normal(obj.size)
+    f, g = obj.loss_grad(x)
+    assert f == pytest.approx(_reference_objective(X, y, sw, 0.7, x, n_classes, fit_intercept), rel=1e-12)
+    eps = 1e-6
+    g_fd = np.array([(obj.loss_grad(x + eps * e)[0] - obj.loss_grad(x - eps * e)[0]) / (2 * eps)
+                     for e in np.eye(obj.size)])
+    np.testing.assert_allclose(g, g_fd, rtol=1e-6, atol=1e-6 * np.max(np.abs(g)))
+    v = rng.standard_normal(obj.size)
+    obj.loss_grad(x)
+    hv = obj.hessp(v)
+    hv_fd = (obj.loss_grad(x + eps * v)[1] - obj.loss_grad(x - eps * v)[1]) / (2 * eps)
+    np.testing.assert_allclose(hv, hv_fd, rtol=1e-5, atol=1e-6 * np.max(np.abs(hv)))
+    obj.loss_grad(x)
+    H = obj.hess()
+    if n_classes > 2 and fit_intercept:  # hess() adds c 11^T/K on the intercepts (the softmax's free shift)
+        u = np.zeros(obj.size)
+        u[obj.n_coef:] = 1.0
+        v = v - (v @ u) / (u @ u) * u
+        hv = obj.hessp(v)
+    np.testing.assert_allclose(H @ v, hv, rtol=1e-10, atol=1e-10 * np.max(np.abs(hv)))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_objective_threads_and_float32(n_classes):
+    obj1, X, y, sw, rng = _problem(False, n_classes, True)
+    x = 0.3 * rng.standard_normal(obj1.size)
+    big = np.tile(X, (200, 1))  # 40000 rows: large enough for the threaded path
+    yb, swb = np.tile(y, 200), np.tile(sw, 200)
+    lab = yb if n_classes > 2 else yb == 1
+    f1, g1 = LogisticObjective(big, lab, swb, 0.7, True, n_classes, 1).loss_grad(x)
+    f2, g2 = LogisticObjective(big, lab, swb, 0.7, True, n_classes, 2).loss_grad(x)
+    np.testing.assert_allclose([f1], [f2], rtol=1e-13)
+    np.testing.assert_allclose(g1, g2, rtol=1e-11, atol=1e-11 * np.max(np.abs(g1)))
+    f32, g32 = LogisticObjective(big.astype(np.float32), lab, swb, 0.7, True, n_classes, 2).loss_grad(x)
+    np.testing.assert_allclose([f32], [f1], rtol=1e-5)
+    np.testing.assert_allclose(g32, g1, rtol=1e-3, atol=1e-4 * np.max(np.abs(g1)))
+
+
+# ---- parity with scikit-learn ------------------------------------------------------------------
+
+def _objective_of(model, X, y, sample_weight=None, C=1.0):
+    """sklearn's objective (float64) at a fitted model's coefficients."""
+    classes = model.classes_
+    ye = np.searchsorted(classes, y)
+    K = len(classes)
+    Xd = X.astype(np.float64)
+    Xd = Xd.tocsr() if sp.issparse(Xd) else np.ascontiguousarray(Xd)
+    sw = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    obj = LogisticObjective(Xd, ye if K > 2 else ye == 1, sw, C, True, K, 2)
+    x = np.concatenate([np.asarray(model.coef_, np.float64).ravel(),
+                        np.asarray(model.intercept_, np.float64).ravel()])
+    return obj.loss_grad(x)[0]
+
+
+def _assert_parity(X, y, sample_weight=None, class_weight=None, C=1.0, min_agree=0.999):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        # newton-cg: sklearn's lbfgs stops near a 1e-6 relative gap on a9a even at tol=1e-10
+        ref = LogisticRegression(C=C, tol=1e-10, max_iter=10000, class_weight=class_weight,
+                                 solver="newton-cg").fit(X, y, sample_weight=sample_weight)
+    ours = LogisticClassifier(C=C, class_weight=class_weight).fit(X, y, sample_weight=sample_weight)
+    sw = sample_weight
+    if class_weight is not None:
+        from sklearn.utils.class_weight import compute_class_weight
+        cw = compute_class_weight(class_weight, classes=ref.classes_, y=y, sample_weight=sample_weight)
+        sw = (np.ones(len(y)) if sw is None else np.asarray(sw)) * cw[np.searchsorted(ref.classes_, y)]
+    f_ref = _objective_of(ref, X, y, sw, C)
+    f_ours = _objective_of(ours, X, y, sw, C)
+    assert abs(f_ours - f_ref) <= 1e-6 * abs(f_ref), (f_ours, f_ref)
+    agree = np.mean(ours.predict(X) == ref.predict(X))
+    assert agree >= min_agree, agree
+    assert ours.coef_.dtype == (X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
+    return ours, ref
+
+
+BUNDLED = {
+    "breast_cancer": load_breast_cancer,
+    "iris": load_iris,
+    "wine": load_wine,
+    "digits": load_digits,
+}
+
+
+@pytest.mark.parametrize("name", list(BUNDLED))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_parity_bundled(name, dtype):
+    X, y = BUNDLED[name](return_X_y=True)
+    X = StandardScaler().fit_transform(X).astype(dtype)
+    ours, ref = _assert_parity(X, y)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=2e-3 if dtype == np.float32 else 1e-4)
+
+
+@pytest.mark.parametrize("name", ["breast_cancer", "iris"])
+def test_parity_weights(name):
+    X, y = BUNDLED[name](return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    rng = np.random.default_rng(0)
+    sw = rng.random(len(y)) * 3
+    _assert_parity(X, y, sample_weight=sw)
+    _assert_parity(X, y, class_weight="balanced")
+    _assert_parity(X, y, sample_weight=sw, class_weight={k: 1 + k for k in np.unique(y)})
+    _assert_parity(X, y, C=0.05)
+    _assert_parity(X, y, C=np.inf if name == "iris" else 100.0)
+
+
+REAL_BINARY = ["a9a", "w8a", "ijcnn1", "reuters_moneyfx", "mushrooms", "banknote"]
+
+
+def _load(load_dataset, name):
+    f = load_dataset(name)
+    y = f["y"]
+    if str(f["kind"]) == "csr":
+        X = sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=tuple(f["shape"]))
+    else:
+        X = f["X"]
+        X = X.astype(np.float32) / 255 if X.dtype == np.uint8 else X
+    return X, y
+
+
+@pytest.mark.parametrize("name", REAL_BINARY)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_parity_real_binary(load_dataset, name, dtype):
+    X, y = _load(load_dataset, name)
+    X = X.astype(dtype)
+    _assert_parity(X, y)
+
+
+@pytest.mark.parametrize("name", ["a9a", "ijcnn1"])
+def test_parity_real_weighted(load_dataset, name):
+    X, y = _load(load_dataset, name)
+    sw = np.random.default_rng(1).random(X.shape[0]) * 2
+    _assert_parity(X, y, sample_weight=sw, class_weight="balanced")
+
+
+def test_parity_fashion_mnist_multinomial(load_dataset):
+    X, y = _load(load_dataset, "fashion_mnist")
+    X, y = X[:3000], y[:3000]  # sklearn at tol=1e-10 on all 60000 rows takes minutes
+    for dtype in (np.float64, np.float32):
+        _assert_parity(X.astype(dtype), y, C=0.1)
+
+
+# ---- API behaviour -----------------------------------------------------------------------------
+
+def test_sparse_and_dense_agree_and_no_copy(monkeypatch):
+    X, y = make_classification(500, 8, random_state=0)
+    X[np.abs(X) < 0.5] = 0
+    seen = []
+    original = sce.linear.LogisticObjective
+
+    def spy(X_, *args, **kwargs):
+        seen.append(X_)
+        return original(X_, *args, **kwargs)
+
+    monkeypatch.setattr(sce.linear, "LogisticObjective", spy)
+    for dtype in (np.float64, np.float32):
+        Xd = np.ascontiguousarray(X, dtype=dtype)
+        Xs = sp.csr_matrix(Xd)
+        md = LogisticClassifier().fit(Xd, y)
+        ms = LogisticClassifier().fit(Xs, y)
+        assert seen[-2] is Xd  # C-contiguous float X is used as is
+        assert seen[-1].data is Xs.data or np.shares_memory(seen[-1].data, Xs.data)  # CSR not copied
+        np.testing.assert_allclose(ms.coef_, md.coef_, rtol=1e-4 if dtype == np.float32 else 1e-9)
+        assert md.coef_.dtype == dtype and md.intercept_.dtype == dtype
+    mc = LogisticClassifier().fit(sp.csc_matrix(X), y)  # CSC is accepted (converted)
+    np.testing.assert_allclose(mc.coef_, LogisticClassifier().fit(X, y).coef_, rtol=1e-9)
+
+
+def test_attributes_and_methods():
+    X, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]  # string labels
+    m = LogisticClassifier().fit(X, names)
+    assert list(m.classes_) == ["setosa", "versicolor", "virginica"]
+    assert m.coef_.shape == (3, 4) and m.intercept_.shape == (3,)
+    assert m.n_iter_.shape == (1,) and m.n_iter_[0] >= 1
+    assert m.n_features_in_ == 4
+    assert abs(m.intercept_.sum()) < 1e-10  # centred, as sklearn reports it
+    P = m.predict_proba(X)
+    np.testing.assert_allclose(P.sum(axis=1), 1, rtol=1e-12)
+    np.testing.assert_allclose(m.predict_log_proba(X), np.log(P), rtol=1e-10, atol=1e-12)
+    assert m.score(X, names) > 0.95
+    b = LogisticClassifier().fit(X, y == 1)
+    assert b.coef_.shape == (1, 4) and b.intercept_.shape == (1,)
+    d = b.decision_function(X)
+    np.testing.assert_allclose(b.predict_proba(X)[:, 1], 1 / (1 + np.exp(-d)), rtol=1e-12)
+    # far from the boundary log-probabilities stay finite and accurate
+    lp = b.predict_log_proba(X * 1e3)
+    assert np.all(np.isfinite(lp))
+
+
+def test_pipeline_grid_clone_pickle():
+    X, y = load_breast_cancer(return_X_y=True)
+    pipe = make_pipeline(StandardScaler(), LogisticClassifier())
+    gs = GridSearchCV(pipe, {"logisticclassifier__C": [0.1, 1.0]}, cv=3).fit(X, y)
+    assert gs.best_score_ > 0.95
+    m2 = pickle.loads(pickle.dumps(gs.best_estimator_))
+    np.testing.assert_array_equal(m2.predict(X), gs.best_estimator_.predict(X))
+    c = clone(LogisticClassifier(C=3.0, n_threads=1))
+    assert c.get_params()["C"] == 3.0 and c.get_params()["n_threads"] == 1 and not hasattr(c, "coef_")
+
+
+def test_feature_names_in():
+    pd = pytest.importorskip("pandas")
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    m = LogisticClassifier().fit(X, y)
+    assert list(m.feature_names_in_) == list(X.columns)
+    with pytest.warns(UserWarning, match="feature names"):
+        m.predict(X.to_numpy())
+    assert isinstance(X, pd.DataFrame)
+
+
+def test_convergence_warning_verbose_and_warm_start(capsys):
+    X, y = make_classification(2000, 20, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="max_iter=1"):
+        m = LogisticClassifier(max_iter=1).fit(X, y)
+    assert m.n_iter_[0] == 1
+    LogisticClassifier(verbose=1, solver="newton-cg").fit(X, y)
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("[newton-cg] iter")]
+    assert len(lines) >= 2 and all("objective" in l and "elapsed" in l for l in lines)
+    m = LogisticClassifier(warm_start=True, solver="newton-cg").fit(X, y)
+    first = m.n_iter_[0]
+    m.fit(X, y)
+    assert m.n_iter_[0] < first
+
+
+@pytest.mark.parametrize("solver", ["newton-cholesky", "newton-cg", "lbfgs"])
+def test_default_fit_reaches_small_gap(solver):
+    X, y = make_classification(3000, 30, n_informative=10, random_state=1)
+    best = LogisticClassifier(tol=1e-7, solver="newton-cg").fit(X, y)
+    m = LogisticClassifier(solver=solver).fit(X, y)
+    f_best = _objective_of(best, X, y)
+    assert (_objective_of(m, X, y) - f_best) <= 1e-6 * f_best
+
+
+def _sklearn_error(callable_):
+    with pytest.raises(Exception) as exc:
+        callable_()
+    return type(exc.value), str(exc.value)
+
+
+@pytest.mark.parametrize("case", ["nan", "inf", "one_class", "one_d", "neg_weight", "n_features",
+                                  "C_zero", "C_negative", "bad_solver", "y_continuous"])
+def test_errors_match_sklearn(case):
+    X, y = make_classification(50, 3, n_informative=2, n_redundant=0, random_state=0)
+    Xbad, ybad, sw, kw, predict = X.copy(), y, None, {}, None
+    if case == "nan":
+        Xbad[3, 1] = np.nan
+    elif case == "inf":
+        Xbad[3, 1] = np.inf
+    elif case == "one_class":
+        ybad = np.zeros(50)
+    elif case == "one_d":
+        Xbad = X[:, 0]
+    elif case == "neg_weight":
+        sw = np.ones(50)
+        sw[0] = -1
+    elif case == "n_features":
+        predict = X[:, :2]
+    elif case == "C_zero":
+        kw = {"C": 0.0}
+    elif case == "C_negative":
+        kw = {"C": -1.0}
+    elif case == "bad_solver":
+        kw = {"solver": "sag_nonexistent"}
+    elif case == "y_continuous":
+        ybad = np.linspace(0, 1, 50)
+
+    def run(cls):
+        m = cls(**kw).fit(Xbad, ybad, sample_weight=sw)
+        if predict is not None:
+            m.predict(predict)
+
+    t_ours, msg_ours = _sklearn_error(lambda: run(LogisticClassifier))
+    assert issubclass(t_ours, ValueError)
+    if case in ("C_zero", "C_negative", "bad_solver"):
+        assert "parameter" in msg_ours
+        return
+    if case == "neg_weight":  # LogisticRegression accepts them; we reject with sklearn's helper's words
+        assert "Negative values in data passed to `sample_weight`" in msg_ours
+        return
+    t_ref, msg_ref = _sklearn_error(lambda: run(LogisticRegression))
+    assert t_ours is t_ref
+    # same wording, with the class name swapped
+    norm = lambda m: re.sub(r"LogisticRegression|LogisticClassifier", "<est>", m).split("\n")[0]
+    first = norm(msg_ref)[:40] if case != "one_class" else "This solver needs samples of at least 2 classes"
+    assert first in norm(msg_ours), (msg_ours, msg_ref)
+
+
+def test_inputs_not_modified():
+    X, y = make_classification(300, 5, random_state=0)
+    sw = np.random.default_rng(0).random(300)
+    Xs = sp.csr_matrix(X)
+    copies = [a.copy() for a in (X, y, sw)] + [Xs.data.copy(), Xs.indices.copy(), Xs.indptr.copy()]
+    LogisticClassifier(class_weight="balanced").fit(X, y, sample_weight=sw)
+    LogisticClassifier().fit(Xs, y, sample_weight=sw)
+    for a, b in zip((X, y, sw, Xs.data, Xs.indices, Xs.indptr), copies):
+        np.testing.assert_array_equal(a, b)
