@@ -88,6 +88,17 @@ def _total_weight(sw_flat, sw_scalar, n):
     return total
 
 
+def _reduced(reduction, loss, total, grad_scale, grad, return_grad):
+    """The value returned for a reduction (per-element array, sum, or weighted mean), with grad."""
+    if reduction == "none":
+        result = loss
+    elif reduction == "sum":
+        result = float(total)
+    else:
+        result = float(total) * grad_scale
+    return (result, grad) if return_grad else result
+
+
 def _elementwise(name, z, out, n_threads):
     arr = _float_array(z, "z")
     nt = effective_n_threads(n_threads)
@@ -193,13 +204,7 @@ def bce_with_logits(z, y, *, sample_weight=None, pos_weight=None, reduction="mea
         effective_n_threads(n_threads),
     )
     _raise_status(status, "y must contain targets in [0, 1] (and no NaN)")
-    if reduction == "none":
-        result = loss
-    elif reduction == "sum":
-        result = float(total)
-    else:
-        result = float(total) * grad_scale
-    return (result, grad) if return_grad else result
+    return _reduced(reduction, loss, total, grad_scale, grad, return_grad)
 
 
 def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean",
@@ -282,10 +287,4 @@ def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean
     if status & _core.BAD_LABEL:
         raise ValueError(f"target labels must be integers in [0, {n_classes})")
     _raise_status(status, "probability targets must lie in [0, 1] (and not be NaN)")
-    if reduction == "none":
-        result = loss
-    elif reduction == "sum":
-        result = float(total)
-    else:
-        result = float(total) * grad_scale
-    return (result, grad) if return_grad else result
+    return _reduced(reduction, loss, total, grad_scale, grad, return_grad)
