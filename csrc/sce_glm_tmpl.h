@@ -373,6 +373,48 @@ void F(sce_multinomial_hessp_dense)(sce_int n, sce_int d, sce_int K, const T *X,
         free(Z);                                                                                    \
         return 0.0;                                                                                 \
     }                                                                                               \
+    /* Upper triangle of sum_i c_i x~_i x~_i^T, x~_i = [x_i, 1 (with an intercept)], into acc as a   \
+     * row-major (dd, dd) matrix: sum over pairs of a row's non-zeros, so the cost is sum_i nnz_i^2. */\
+    SCE_CLONES static double F(sce_gram_csr_rows_##ISUF)(const void *vctx, sce_int r0, sce_int r1,  \
+                                                         double *acc)                               \
+    {                                                                                               \
+        const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;                                     \
+        const ITYPE *idx = (const ITYPE *)c->indices, *ptr = (const ITYPE *)c->indptr;             \
+        const sce_int d = c->d, dd = d + (c->n_classes ? 1 : 0); /* n_classes: fit_intercept */     \
+        const T *cw = c->hdiag;                                                                     \
+        for (sce_int i = r0; i < r1; i++) {                                                         \
+            const double ci = (double)cw[i];                                                        \
+            if (ci == 0.0)                                                                          \
+                continue;                                                                           \
+            for (int64_t a = ptr[i]; a < ptr[i + 1]; a++) {                                         \
+                const double va = ci * (double)c->data[a];                                          \
+                const sce_int ja = (sce_int)idx[a];                                                 \
+                double *row = acc + ja * dd;                                                        \
+                for (int64_t b = ptr[i]; b < ptr[i + 1]; b++) {                                     \
+                    const sce_int jb = (sce_int)idx[b];                                             \
+                    if (jb >= ja)                                                                   \
+                        row[jb] += va * (double)c->data[b];                                         \
+                }                                                                                   \
+                if (dd > d)                                                                         \
+                    row[d] += va;                                                                   \
+            }                                                                                       \
+            if (dd > d)                                                                             \
+                acc[d * dd + d] += ci;                                                              \
+        }                                                                                           \
+        return 0.0;                                                                                 \
+    }                                                                                               \
+    void F(sce_gram_csr_##ISUF)(sce_int n, sce_int d, const T *data, const ITYPE *indices,          \
+                                const ITYPE *indptr, const T *weights, int fit_intercept,           \
+                                double *out, int n_threads)                                         \
+    {                                                                                               \
+        F(sce_glm_ctx) c = {d, fit_intercept ? 1 : 0, NULL, data, indices, indptr, NULL, NULL,      \
+                            NULL, NULL, NULL, (T *)weights, NULL};                                  \
+        sce_int dd = d + (fit_intercept ? 1 : 0);                                                   \
+        sce_int nnz_row = (sce_int)indptr[n] / (n > 0 ? n : 1) + 1;                                 \
+        sce_run_rows(F(sce_gram_csr_rows_##ISUF), &c, n, dd * dd,                                   \
+                     sce_glm_threads(n, nnz_row * nnz_row, dd * dd > (1 << 22) ? 1 : n_threads),    \
+                     out);                                                                          \
+    }                                                                                               \
     double F(sce_logistic_loss_grad_csr_##ISUF)(sce_int n, sce_int d, const T *data,               \
                                                 const ITYPE *indices, const ITYPE *indptr,        \
                                                 const T *y, const T *sw, const T *w, T b,           \

@@ -115,12 +115,15 @@ def _objective_of(model, X, y, sample_weight=None, C=1.0):
     return obj.loss_grad(x)[0]
 
 
-def _assert_parity(X, y, sample_weight=None, class_weight=None, C=1.0, min_agree=0.999):
+def _assert_parity(X, y, sample_weight=None, class_weight=None, C=1.0, min_agree=0.999,
+                   ref_solver="newton-cg"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        # newton-cg: sklearn's lbfgs stops near a 1e-6 relative gap on a9a even at tol=1e-10
-        ref = LogisticRegression(C=C, tol=1e-10, max_iter=10000, class_weight=class_weight,
-                                 solver="newton-cg").fit(X, y, sample_weight=sample_weight)
+        # newton-cg by default: sklearn's lbfgs stops near a 1e-6 relative gap on a9a even at
+        # tol=1e-10 (but newton-cg is slow for many classes and features: lbfgs there)
+        ref = LogisticRegression(C=C, tol=1e-10, max_iter=10000 if ref_solver == "newton-cg" else 1000,
+                                 class_weight=class_weight, solver=ref_solver).fit(
+            X, y, sample_weight=sample_weight)
     ours = LogisticClassifier(C=C, class_weight=class_weight).fit(X, y, sample_weight=sample_weight)
     sw = sample_weight
     if class_weight is not None:
@@ -129,7 +132,9 @@ def _assert_parity(X, y, sample_weight=None, class_weight=None, C=1.0, min_agree
         sw = (np.ones(len(y)) if sw is None else np.asarray(sw)) * cw[np.searchsorted(ref.classes_, y)]
     f_ref = _objective_of(ref, X, y, sw, C)
     f_ours = _objective_of(ours, X, y, sw, C)
-    assert abs(f_ours - f_ref) <= 1e-6 * abs(f_ref), (f_ours, f_ref)
+    assert f_ours - f_ref <= 1e-6 * abs(f_ref), (f_ours, f_ref)  # never worse than sklearn
+    if ref_solver == "newton-cg":  # an accurate reference: also not (suspiciously) better
+        assert f_ref - f_ours <= 1e-6 * abs(f_ref), (f_ours, f_ref)
     agree = np.mean(ours.predict(X) == ref.predict(X))
     assert agree >= min_agree, agree
     assert ours.coef_.dtype == (X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
@@ -197,9 +202,11 @@ def test_parity_real_weighted(load_dataset, name):
 
 def test_parity_fashion_mnist_multinomial(load_dataset):
     X, y = _load(load_dataset, "fashion_mnist")
-    X, y = X[:3000], y[:3000]  # sklearn at tol=1e-10 on all 60000 rows takes minutes
+    # 10 classes on a 7 x 7 grid of the 28 x 28 pixels and 5000 images: sklearn's accurate
+    # newton-cg needs minutes on all 784 pixels, and its lbfgs does not converge there
+    X = X.reshape(-1, 28, 28)[:5000, ::4, ::4].reshape(5000, 49)
     for dtype in (np.float64, np.float32):
-        _assert_parity(X.astype(dtype), y, C=0.1)
+        _assert_parity(X.astype(dtype), y[:5000], C=1.0)
 
 
 # ---- API behaviour -----------------------------------------------------------------------------
