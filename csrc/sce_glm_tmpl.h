@@ -107,6 +107,7 @@ typedef struct {
     const T *b;                         /* intercept(s) */
     T *hdiag;                           /* binary curvature out (loss pass) / in (hessp) */
     T *prob;                            /* multinomial probabilities out (loss pass) / in (hessp) */
+    int sorted_indices;                 /* CSR: column indices ascending within each row */
 } F(sce_glm_ctx);
 
 /* ---- binary, dense ---------------------------------------------------------------------- */
@@ -390,10 +391,15 @@ void F(sce_multinomial_hessp_dense)(sce_int n, sce_int d, sce_int K, const T *X,
                 const double va = ci * (double)c->data[a];                                          \
                 const sce_int ja = (sce_int)idx[a];                                                 \
                 double *row = acc + ja * dd;                                                        \
-                for (int64_t b = ptr[i]; b < ptr[i + 1]; b++) {                                     \
-                    const sce_int jb = (sce_int)idx[b];                                             \
-                    if (jb >= ja)                                                                   \
-                        row[jb] += va * (double)c->data[b];                                         \
+                if (c->sorted_indices) { /* the upper triangle is the rest of the row */            \
+                    for (int64_t b = a; b < ptr[i + 1]; b++)                                        \
+                        row[idx[b]] += va * (double)c->data[b];                                     \
+                } else {                                                                            \
+                    for (int64_t b = ptr[i]; b < ptr[i + 1]; b++) {                                 \
+                        const sce_int jb = (sce_int)idx[b];                                         \
+                        if (jb >= ja)                                                               \
+                            row[jb] += va * (double)c->data[b];                                     \
+                    }                                                                               \
                 }                                                                                   \
                 if (dd > d)                                                                         \
                     row[d] += va;                                                                   \
@@ -405,10 +411,10 @@ void F(sce_multinomial_hessp_dense)(sce_int n, sce_int d, sce_int K, const T *X,
     }                                                                                               \
     void F(sce_gram_csr_##ISUF)(sce_int n, sce_int d, const T *data, const ITYPE *indices,          \
                                 const ITYPE *indptr, const T *weights, int fit_intercept,           \
-                                double *out, int n_threads)                                         \
+                                int sorted_indices, double *out, int n_threads)                     \
     {                                                                                               \
         F(sce_glm_ctx) c = {d, fit_intercept ? 1 : 0, NULL, data, indices, indptr, NULL, NULL,      \
-                            NULL, NULL, NULL, (T *)weights, NULL};                                  \
+                            NULL, NULL, NULL, (T *)weights, NULL, sorted_indices};                  \
         sce_int dd = d + (fit_intercept ? 1 : 0);                                                   \
         sce_int nnz_row = (sce_int)indptr[n] / (n > 0 ? n : 1) + 1;                                 \
         sce_run_rows(F(sce_gram_csr_rows_##ISUF), &c, n, dd * dd,                                   \

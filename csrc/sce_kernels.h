@@ -79,7 +79,7 @@ int sce_has_openmp(void);
     /* Upper triangle of sum_i w_i x~_i x~_i^T (x~ = [x, 1] with an intercept), row-major (dd, dd). */ \
     void sce_gram_csr_##ISUF##_##SUF(sce_int n, sce_int d, const T *data, const ITYPE *indices,        \
                                      const ITYPE *indptr, const T *weights, int fit_intercept,         \
-                                     double *out, int n_threads);                                      \
+                                     int sorted_indices, double *out, int n_threads);                  \
     void sce_multinomial_hessp_csr_##ISUF##_##SUF(                                                   \
         sce_int n, sce_int d, sce_int K, const T *data, const ITYPE *indices, const ITYPE *indptr,   \
         const T *sw, const T *prob, const T *V, const T *vb, double *out, int n_threads);

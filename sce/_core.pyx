@@ -63,10 +63,10 @@ cdef extern from "sce_kernels.h" nogil:
     void sce_logistic_hessp_csr_i64_f32(sce_int n, sce_int d, const float *data, const int64_t *indices, const int64_t *indptr, const float *hdiag, const float *v, float vb, double *out, int n_threads)
     double sce_multinomial_loss_grad_csr_i64_f32(sce_int n, sce_int d, sce_int K, const float *data, const int64_t *indices, const int64_t *indptr, const int64_t *labels, const float *sw, const float *W, const float *b, double *grad, float *prob, int n_threads)
     void sce_multinomial_hessp_csr_i64_f32(sce_int n, sce_int d, sce_int K, const float *data, const int64_t *indices, const int64_t *indptr, const float *sw, const float *prob, const float *V, const float *vb, double *out, int n_threads)
-    void sce_gram_csr_i32_f64(sce_int n, sce_int d, const double *data, const int32_t *indices, const int32_t *indptr, const double *weights, int fit_intercept, double *out, int n_threads)
-    void sce_gram_csr_i32_f32(sce_int n, sce_int d, const float *data, const int32_t *indices, const int32_t *indptr, const float *weights, int fit_intercept, double *out, int n_threads)
-    void sce_gram_csr_i64_f64(sce_int n, sce_int d, const double *data, const int64_t *indices, const int64_t *indptr, const double *weights, int fit_intercept, double *out, int n_threads)
-    void sce_gram_csr_i64_f32(sce_int n, sce_int d, const float *data, const int64_t *indices, const int64_t *indptr, const float *weights, int fit_intercept, double *out, int n_threads)
+    void sce_gram_csr_i32_f64(sce_int n, sce_int d, const double *data, const int32_t *indices, const int32_t *indptr, const double *weights, int fit_intercept, int sorted_indices, double *out, int n_threads)
+    void sce_gram_csr_i32_f32(sce_int n, sce_int d, const float *data, const int32_t *indices, const int32_t *indptr, const float *weights, int fit_intercept, int sorted_indices, double *out, int n_threads)
+    void sce_gram_csr_i64_f64(sce_int n, sce_int d, const double *data, const int64_t *indices, const int64_t *indptr, const double *weights, int fit_intercept, int sorted_indices, double *out, int n_threads)
+    void sce_gram_csr_i64_f32(sce_int n, sce_int d, const float *data, const int64_t *indices, const int64_t *indptr, const float *weights, int fit_intercept, int sorted_indices, double *out, int n_threads)
 
 BAD_TARGET = SCE_BAD_TARGET
 BAD_SAMPLE_WEIGHT = SCE_BAD_SAMPLE_WEIGHT
@@ -329,8 +329,8 @@ def multinomial_hessp_csr(const floating[::1] data, const index_t[::1] indices,
 
 
 def gram_csr(const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
-             sce_int d, const floating[::1] weights, bint fit_intercept, double[:, ::1] out,
-             int n_threads):
+             sce_int d, const floating[::1] weights, bint fit_intercept, bint sorted_indices,
+             double[:, ::1] out, int n_threads):
     """Upper triangle of X~^T diag(weights) X~ (X~ = [X, 1] with an intercept) into out."""
     cdef sce_int n = indptr.shape[0] - 1
     cdef const floating *dp = &data[0] if data.shape[0] > 0 else NULL
@@ -339,14 +339,14 @@ def gram_csr(const floating[::1] data, const index_t[::1] indices, const index_t
         if floating is double:
             if index_t is int32_t:
                 sce_gram_csr_i32_f64(n, d, dp, ip, &indptr[0], &weights[0], fit_intercept,
-                                     &out[0, 0], n_threads)
+                                     sorted_indices, &out[0, 0], n_threads)
             else:
                 sce_gram_csr_i64_f64(n, d, dp, ip, &indptr[0], &weights[0], fit_intercept,
-                                     &out[0, 0], n_threads)
+                                     sorted_indices, &out[0, 0], n_threads)
         else:
             if index_t is int32_t:
                 sce_gram_csr_i32_f32(n, d, dp, ip, &indptr[0], &weights[0], fit_intercept,
-                                     &out[0, 0], n_threads)
+                                     sorted_indices, &out[0, 0], n_threads)
             else:
                 sce_gram_csr_i64_f32(n, d, dp, ip, &indptr[0], &weights[0], fit_intercept,
-                                     &out[0, 0], n_threads)
+                                     sorted_indices, &out[0, 0], n_threads)

@@ -124,13 +124,13 @@ def newton_cg(obj, x0, tol, max_iter, verbose=0):
     a preconditioner), with forcing term min(0.5, sqrt(r), 10 r), r = max|g| / max|grad f(0)|
     (superlinear convergence, few CG steps far from the optimum, accurate final steps)."""
     def direction(x, g, mon):
+        precond = obj.cg_preconditioner()
         gn = float(np.max(np.abs(g)))
         r = gn / mon.g_ref if mon.g_ref > 0 else 1.0
         # sqrt(r): superlinear with cheap early steps; 10 r near the optimum, so that the final
         # step (taken once the gap estimate is within tol) lands a few digits closer
         rtol = min(0.5, np.sqrt(r), 10.0 * r)
-        return _cg(obj.hessp, g, rtol, max_iter=max(20, min(obj.size, 500)),
-                   precond=obj.cg_preconditioner())
+        return _cg(obj.hessp, g, rtol, max_iter=max(20, min(obj.size, 500)), precond=precond)
     return _newton(obj, x0, tol, max_iter, verbose, direction, "newton-cg")
 
 

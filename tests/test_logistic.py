@@ -364,3 +364,23 @@ def test_inputs_not_modified():
     LogisticClassifier().fit(Xs, y, sample_weight=sw)
     for a, b in zip((X, y, sw, Xs.data, Xs.indices, Xs.indptr), copies):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_csr_hessian_with_unsorted_indices(fit_intercept):
+    obj_sorted, X, y, sw, rng = _problem(True, 2, fit_intercept)
+    Xs = sp.csr_matrix(X)
+    # the same matrix with the column order shuffled inside every row
+    data, indices = Xs.data.copy(), Xs.indices.copy()
+    for i in range(Xs.shape[0]):
+        lo, hi = Xs.indptr[i], Xs.indptr[i + 1]
+        perm = rng.permutation(hi - lo)
+        data[lo:hi], indices[lo:hi] = data[lo:hi][perm], indices[lo:hi][perm]
+    Xu = sp.csr_matrix((data, indices, Xs.indptr.copy()), shape=Xs.shape)
+    Xu.has_sorted_indices = False
+    assert any(np.any(np.diff(indices[Xs.indptr[i]:Xs.indptr[i + 1]]) < 0) for i in range(50))
+    obj_unsorted = LogisticObjective(Xu, y == 1, sw, 0.7, fit_intercept, 2, 2)
+    x = 0.3 * rng.standard_normal(obj_sorted.size)
+    obj_sorted.loss_grad(x)
+    obj_unsorted.loss_grad(x)
+    np.testing.assert_allclose(obj_unsorted.hess(), obj_sorted.hess(), rtol=1e-12, atol=1e-12)
