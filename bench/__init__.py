@@ -4,7 +4,8 @@ A suite is a module of this package with ``NAME``, ``DESCRIPTION`` and ``run(ctx
 (see bench/_harness.py).  Register it here, in the order the default run executes them.
 """
 
-# name -> module (relative to this package).  Add "logistic": ".logistic", "mlp": ".mlp" when they exist.
+# name -> module (relative to this package).  Add "mlp": ".mlp" when it exists.
 SUITES = {
     "kernels": ".kernels",
+    "logistic": ".logistic",
 }
