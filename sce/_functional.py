@@ -4,7 +4,6 @@ Conventions (numpy-like): any shape for the elementwise functions; float32 stays
 stays float64, any other real numeric dtype is computed in float64; NaN propagates; inputs are never
 modified; non-contiguous input is copied once.
 """
-import numbers
 
 import numpy as np
 
