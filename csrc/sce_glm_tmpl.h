@@ -105,9 +105,10 @@ typedef struct {
     const int64_t *labels;              /* multinomial */
     const T *w;                         /* coef (d) or (K, d) */
     const T *b;                         /* intercept(s) */
-    T *hdiag;                           /* binary curvature out (loss pass) / in (hessp) */
+    T *hdiag;                           /* binary curvature out (loss pass) / in (hessp, Gram weights) */
     T *prob;                            /* multinomial probabilities out (loss pass) / in (hessp) */
     int sorted_indices;                 /* CSR: column indices ascending within each row */
+    int fit_intercept;                  /* Gram: append the column of ones */
 } F(sce_glm_ctx);
 
 /* ---- binary, dense ---------------------------------------------------------------------- */
@@ -381,7 +382,7 @@ void F(sce_multinomial_hessp_dense)(sce_int n, sce_int d, sce_int K, const T *X,
     {                                                                                               \
         const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;                                     \
         const ITYPE *idx = (const ITYPE *)c->indices, *ptr = (const ITYPE *)c->indptr;             \
-        const sce_int d = c->d, dd = d + (c->n_classes ? 1 : 0); /* n_classes: fit_intercept */     \
+        const sce_int d = c->d, dd = d + (c->fit_intercept ? 1 : 0);                               \
         const T *cw = c->hdiag;                                                                     \
         for (sce_int i = r0; i < r1; i++) {                                                         \
             const double ci = (double)cw[i];                                                        \
@@ -413,8 +414,8 @@ void F(sce_multinomial_hessp_dense)(sce_int n, sce_int d, sce_int K, const T *X,
                                 const ITYPE *indptr, const T *weights, int fit_intercept,           \
                                 int sorted_indices, double *out, int n_threads)                     \
     {                                                                                               \
-        F(sce_glm_ctx) c = {d, fit_intercept ? 1 : 0, NULL, data, indices, indptr, NULL, NULL,      \
-                            NULL, NULL, NULL, (T *)weights, NULL, sorted_indices};                  \
+        F(sce_glm_ctx) c = {d, 1, NULL, data, indices, indptr, NULL, NULL, NULL, NULL, NULL,        \
+                            (T *)weights, NULL, sorted_indices, fit_intercept};                     \
         sce_int dd = d + (fit_intercept ? 1 : 0);                                                   \
         sce_int nnz_row = (sce_int)indptr[n] / (n > 0 ? n : 1) + 1;                                 \
         sce_run_rows(F(sce_gram_csr_rows_##ISUF), &c, n, dd * dd,                                   \

@@ -120,13 +120,19 @@ class LogisticObjective:
         return (self.sparse and not self.multinomial and self.size <= 1000
                 and self.X.nnz <= 64 * max(self.n, 1))
 
+    def _curvature(self, k, l):
+        """Per-sample weights of the (k, l) block of the multinomial Hessian at the last loss_grad
+        point: s_i p_ik (delta_kl - p_il), float64."""
+        pk = self.prob[:, k].astype(np.float64)
+        pl = self.prob[:, l].astype(np.float64)
+        return self.sw.astype(np.float64) * pk * (float(k == l) - pl)
+
     def hess_diag(self):
         """Diagonal of the Hessian at the point of the last loss_grad call (float64, like x):
         a sum_i c_ik x_ij^2 (+ lam) for the coefficients, a sum_i c_ik for the intercepts, with the
         per-class curvature c_ik = s_i p_ik (1 - p_ik) (binary: the stored s_i sigma (1 - sigma))."""
         if self.multinomial:
-            P = self.prob.astype(np.float64)
-            Cw = self.sw.astype(np.float64)[:, None] * P * (1.0 - P)
+            Cw = np.column_stack([self._curvature(k, k) for k in range(self.K)])
         else:
             Cw = self.hdiag.astype(np.float64)[:, None]
         X = self.X
@@ -156,9 +162,7 @@ class LogisticObjective:
         dd = d + 1 if self.fit_intercept else d
         H = np.zeros((K * dd, K * dd))
         if self.multinomial:
-            P = self.prob.astype(np.float64)
-            s = self.sw.astype(np.float64)
-            weights = {(k, l): s * P[:, k] * ((k == l) - P[:, l]) for k in range(K) for l in range(k, K)}
+            weights = {(k, l): self._curvature(k, l) for k in range(K) for l in range(k, K)}
         else:
             weights = {(0, 0): self.hdiag.astype(np.float64)}
         for (k, l), c in weights.items():
