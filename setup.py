@@ -5,6 +5,7 @@ Flags (no -march=native, no -ffast-math):
   -fno-trapping-math  lets GCC if-convert the branch-free selects of csrc/ into vector blends; it only
                       declares that floating-point exception flags are not inspected and changes no
                       result (unlike -ffast-math).
+  -fno-math-errno     sqrt (the Adam step) compiles to a vector instruction; errno is never read.
   -fopenmp            when the compiler accepts it (probed); otherwise -fopenmp-simd if accepted
                       (vectorized reductions without threads), otherwise neither: the build still succeeds.
 Runtime CPU dispatch (x86-64-v4 / x86-64-v3 / baseline clones) is done in csrc/ with GCC target_clones;
@@ -49,7 +50,7 @@ class BuildExt(build_ext):
         if is_msvc:
             compile_args, link_args = ["/O2", "/openmp"], []
         else:
-            compile_args, link_args = ["-O3", "-fno-trapping-math"], []
+            compile_args, link_args = ["-O3", "-fno-trapping-math", "-fno-math-errno"], []
             if os.environ.get("SCE_DISABLE_OPENMP") != "1" and _compiler_accepts(cc, ["-fopenmp"], link=True):
                 compile_args.append("-fopenmp")
                 link_args.append("-fopenmp")

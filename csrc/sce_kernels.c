@@ -1,5 +1,6 @@
 /* sce_kernels.c -- threading driver, and both precisions of the kernels from one template. */
 #include <float.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "sce_kernels.h"
@@ -169,10 +170,13 @@ static double sce_run_rows(sce_rows_fn fn, const void *ctx, sce_int n, sce_int m
 #define T double
 #define T_MAX DBL_MAX
 #define SUF f64
+#define SCE_SQRT sqrt
 #define F(name) SCE_CAT(name, SUF)
 #include "sce_kernels_tmpl.h"
 #include "sce_glm_tmpl.h"
+#include "sce_mlp_tmpl.h"
 #undef F
+#undef SCE_SQRT
 #undef SUF
 #undef T_MAX
 #undef T
@@ -180,10 +184,13 @@ static double sce_run_rows(sce_rows_fn fn, const void *ctx, sce_int n, sce_int m
 #define T float
 #define T_MAX FLT_MAX
 #define SUF f32
+#define SCE_SQRT sqrtf
 #define F(name) SCE_CAT(name, SUF)
 #include "sce_kernels_tmpl.h"
 #include "sce_glm_tmpl.h"
+#include "sce_mlp_tmpl.h"
 #undef F
+#undef SCE_SQRT
 #undef SUF
 #undef T_MAX
 #undef T

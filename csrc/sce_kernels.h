@@ -99,6 +99,22 @@ int sce_has_openmp(void);
     SCE_DECLARE_CSR(T, SUF, int32_t, i32)                                                            \
     SCE_DECLARE_CSR(T, SUF, int64_t, i64)
 
+/* Sigmoid MLP passes and optimizer steps (csrc/sce_mlp_tmpl.h describes them).  Layer buffers are
+ * row-major (n, h); b, db have h entries; p, g, m, v, u are flat parameter vectors of n entries whose
+ * first n_penalized carry the L2 term l2 p. */
+#define SCE_DECLARE_MLP(T, SUF)                                                                      \
+    void sce_bias_sigmoid_##SUF(sce_int n, sce_int h, T *Z, const T *b, int n_threads);              \
+    void sce_add_bias_##SUF(sce_int n, sce_int h, T *Z, const T *b, int n_threads);                  \
+    int sce_sigmoid_backprop_##SUF(sce_int n, sce_int h, T *D, const T *A, T *db, int n_threads);    \
+    double sce_adam_step_##SUF(sce_int n, sce_int n_penalized, T l2, T *p, const T *g, T *m, T *v,   \
+                               T lr_t, T b1, T b2, T eps);                                           \
+    double sce_sgd_step_##SUF(sce_int n, sce_int n_penalized, T l2, T *p, const T *g, T *u, T lr,    \
+                              T mu, int nesterov);
+
+SCE_DECLARE_MLP(double, f64)
+SCE_DECLARE_MLP(float, f32)
+#undef SCE_DECLARE_MLP
+
 SCE_DECLARE_GLM(double, f64)
 SCE_DECLARE_GLM(float, f32)
 #undef SCE_DECLARE_GLM

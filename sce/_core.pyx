@@ -68,6 +68,17 @@ cdef extern from "sce_kernels.h" nogil:
     void sce_gram_csr_i64_f64(sce_int n, sce_int d, const double *data, const int64_t *indices, const int64_t *indptr, const double *weights, int fit_intercept, int sorted_indices, double *out, int n_threads)
     void sce_gram_csr_i64_f32(sce_int n, sce_int d, const float *data, const int64_t *indices, const int64_t *indptr, const float *weights, int fit_intercept, int sorted_indices, double *out, int n_threads)
 
+    void sce_bias_sigmoid_f64(sce_int n, sce_int h, double *Z, const double *b, int n_threads)
+    void sce_bias_sigmoid_f32(sce_int n, sce_int h, float *Z, const float *b, int n_threads)
+    void sce_add_bias_f64(sce_int n, sce_int h, double *Z, const double *b, int n_threads)
+    void sce_add_bias_f32(sce_int n, sce_int h, float *Z, const float *b, int n_threads)
+    int sce_sigmoid_backprop_f64(sce_int n, sce_int h, double *D, const double *A, double *db, int n_threads)
+    int sce_sigmoid_backprop_f32(sce_int n, sce_int h, float *D, const float *A, float *db, int n_threads)
+    double sce_adam_step_f64(sce_int n, sce_int n_penalized, double l2, double *p, const double *g, double *m, double *v, double lr_t, double b1, double b2, double eps)
+    double sce_adam_step_f32(sce_int n, sce_int n_penalized, float l2, float *p, const float *g, float *m, float *v, float lr_t, float b1, float b2, float eps)
+    double sce_sgd_step_f64(sce_int n, sce_int n_penalized, double l2, double *p, const double *g, double *u, double lr, double mu, int nesterov)
+    double sce_sgd_step_f32(sce_int n, sce_int n_penalized, float l2, float *p, const float *g, float *u, float lr, float mu, int nesterov)
+
 BAD_TARGET = SCE_BAD_TARGET
 BAD_SAMPLE_WEIGHT = SCE_BAD_SAMPLE_WEIGHT
 BAD_POS_WEIGHT = SCE_BAD_POS_WEIGHT
@@ -350,3 +361,78 @@ def gram_csr(const floating[::1] data, const index_t[::1] indices, const index_t
             else:
                 sce_gram_csr_i64_f32(n, d, dp, ip, &indptr[0], &weights[0], fit_intercept,
                                      sorted_indices, &out[0, 0], n_threads)
+
+
+# ---- sigmoid MLP (csrc/sce_mlp_tmpl.h) ------------------------------------------------------------
+# Layer buffers are C-contiguous (n, h), updated in place; biases (h,).
+
+def bias_sigmoid(floating[:, ::1] Z, const floating[::1] b, int n_threads):
+    """Z = sigmoid(Z + b) in place."""
+    cdef sce_int n = Z.shape[0], h = Z.shape[1]
+    if n == 0 or h == 0:
+        return
+    with nogil:
+        if floating is double:
+            sce_bias_sigmoid_f64(n, h, &Z[0, 0], &b[0], n_threads)
+        else:
+            sce_bias_sigmoid_f32(n, h, &Z[0, 0], &b[0], n_threads)
+
+
+def add_bias(floating[:, ::1] Z, const floating[::1] b, int n_threads):
+    """Z = Z + b in place."""
+    cdef sce_int n = Z.shape[0], h = Z.shape[1]
+    if n == 0 or h == 0:
+        return
+    with nogil:
+        if floating is double:
+            sce_add_bias_f64(n, h, &Z[0, 0], &b[0], n_threads)
+        else:
+            sce_add_bias_f32(n, h, &Z[0, 0], &b[0], n_threads)
+
+
+def sigmoid_backprop(floating[:, ::1] D, const floating[:, ::1] A, floating[::1] db,
+                     int n_threads):
+    """D *= A (1 - A) in place when A is not None; db = column sums of D."""
+    cdef sce_int n = D.shape[0], h = D.shape[1]
+    cdef int rc = 0
+    if h == 0:
+        return
+    cdef floating *dp = &D[0, 0] if n > 0 else NULL
+    cdef const floating *ap = &A[0, 0] if A is not None and n > 0 else NULL
+    with nogil:
+        if floating is double:
+            rc = sce_sigmoid_backprop_f64(n, h, dp, ap, &db[0], n_threads)
+        else:
+            rc = sce_sigmoid_backprop_f32(n, h, dp, ap, &db[0], n_threads)
+    if rc != 0:
+        raise MemoryError()
+
+
+def adam_step(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
+              sce_int n_penalized, double l2, double lr_t, double b1, double b2, double eps):
+    """One Adam step over the flat parameters p; returns sum of p[:n_penalized]^2 before it."""
+    cdef sce_int n = p.shape[0]
+    cdef double sq
+    with nogil:
+        if floating is double:
+            sq = sce_adam_step_f64(n, n_penalized, l2, &p[0], &g[0], &m[0], &v[0], lr_t, b1, b2,
+                                   eps)
+        else:
+            sq = sce_adam_step_f32(n, n_penalized, <float>l2, &p[0], &g[0], &m[0], &v[0],
+                                   <float>lr_t, <float>b1, <float>b2, <float>eps)
+    return sq
+
+
+def sgd_step(floating[::1] p, const floating[::1] g, floating[::1] u, sce_int n_penalized,
+             double l2, double lr, double momentum, bint nesterov):
+    """One SGD-with-momentum step over the flat parameters p; returns sum of p[:n_penalized]^2
+    before it."""
+    cdef sce_int n = p.shape[0]
+    cdef double sq
+    with nogil:
+        if floating is double:
+            sq = sce_sgd_step_f64(n, n_penalized, l2, &p[0], &g[0], &u[0], lr, momentum, nesterov)
+        else:
+            sq = sce_sgd_step_f32(n, n_penalized, <float>l2, &p[0], &g[0], &u[0], <float>lr,
+                                  <float>momentum, nesterov)
+    return sq

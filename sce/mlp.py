@@ -1,0 +1,436 @@
+"""SigmoidMLPClassifier: scikit-learn's MLPClassifier(activation="logistic") on sce's kernels."""
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.optimize
+import scipy.special
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (_check_partial_fit_first_call, check_classification_targets,
+                                      type_of_target, unique_labels)
+from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, column_or_1d,
+                                      validate_data)
+
+from . import _functional
+from ._mlp import MLPObjective
+from ._solvers import SGD, Adam, stochastic_epoch
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
+    """Multilayer perceptron with sigmoid hidden layers, a drop-in for
+    ``sklearn.neural_network.MLPClassifier(activation="logistic")``.
+
+    Same parameters, defaults, initialisation (Glorot uniform scaled for the sigmoid), optimizers
+    and stopping rules as scikit-learn, and the same objective on a batch with row weights s_i::
+
+        sum_i s_i loss_i / sum_i s_i + alpha / 2 * sum_l ||coefs_[l]||^2 / sum_i s_i
+
+    The loss is the binary cross-entropy of sigmoid outputs (binary: one output; multilabel: one
+    per label) or the softmax cross-entropy (multiclass), computed from the logits by sce's fused
+    kernels (scikit-learn clips probabilities instead).  float32 X is trained in float32.
+
+    Parameters beyond MLPClassifier's
+    ---------------------------------
+    activation : {"logistic"}, default="logistic"
+        Accepted so that code written for MLPClassifier(activation="logistic") runs unchanged.
+    class_weight : dict or "balanced", default=None
+        Multiplies the sample weights by the weight of each row's class, as in
+        LogisticRegression ("balanced": n_samples / (n_classes * weighted class count)).  Not for
+        multilabel y; partial_fit accepts only a dict.
+    n_threads : int, default=None
+        OpenMP threads of the elementwise kernels (None: the usable cores; -1: all).  The matrix
+        products use numpy's BLAS and its own thread pool.
+
+    Attributes
+    ----------
+    classes_, coefs_, intercepts_, n_layers_, n_outputs_, out_activation_, loss_, loss_curve_,
+    best_loss_, validation_scores_, best_validation_score_, n_iter_, t_, n_features_in_,
+    feature_names_in_ : as MLPClassifier's.
+    """
+
+    _parameter_constraints = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"logistic"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "n_threads": [None, Options(Integral, {-1}), Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="logistic", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001,
+                 power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
+                 verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
+                 early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, class_weight=None,
+                 n_threads=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.class_weight = class_weight
+        self.n_threads = n_threads
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    # ---- fitting ---------------------------------------------------------------------------------
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X (dense or sparse; float32 is kept) and y (labels, or a 0/1
+        indicator matrix for multilabel), with optional non-negative sample weights."""
+        self._validate_params()
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                "partial_fit is only available for stochastic optimizers. "
+                f"{self.solver} is not stochastic."
+            )
+        return True
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over (X, y).  The first call needs ``classes`` (all labels that will ever
+        appear), unless y is a multilabel indicator matrix."""
+        self._validate_params()
+        if self.class_weight == "balanced":
+            raise ValueError("class_weight='balanced' is not supported for partial_fit; pass a "
+                             "dict of class weights instead.")
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _validate_input(self, X, y, incremental, reset):
+        dtype = [np.float64, np.float32] if reset else self.coefs_[0].dtype
+        X, y = validate_data(self, X, y, accept_sparse="csr", multi_output=True, dtype=dtype,
+                             order="C", reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in the "
+                        f"previous call to fit. Previously got {self.classes_}, `y` has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    "`y` has classes not in `self.classes_`. "
+                    f"`self.classes_` has {self.classes_}. 'y' has {classes}."
+                )
+        if len(self.classes_) < 2:
+            raise ValueError(
+                "This solver needs samples of at least 2 classes in the data, but the data "
+                f"contains only one class: {self.classes_[0]!r}"
+            )
+        return X, y, self._label_binarizer.transform(y).astype(bool)
+
+    def _row_weights(self, X, y, sample_weight):
+        """sample_weight * class_weight[y] in X's dtype, or None when every row weighs 1."""
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                                 ensure_non_negative=True)
+        if self.class_weight is None:
+            return sample_weight
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            raise ValueError("class_weight is not supported for multilabel y.")
+        if isinstance(self.class_weight, dict):
+            cw = np.array([self.class_weight.get(c, 1.0) for c in self.classes_], dtype=X.dtype)
+        else:
+            cw = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
+                                      sample_weight=sample_weight).astype(X.dtype)
+        w = cw[np.searchsorted(self.classes_, y)]
+        return w if sample_weight is None else w * sample_weight
+
+    def _fit(self, X, y, sample_weight, incremental):
+        hidden = self.hidden_layer_sizes
+        hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
+        if np.any(np.array(hidden) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, y, Y = self._validate_input(X, y, incremental, reset=first_pass)
+        sw = self._row_weights(X, y, sample_weight)
+        layer_units = [X.shape[1], *hidden, Y.shape[1]]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(Y, layer_units, X.dtype)
+        elif [c.shape for c in self.coefs_] != list(zip(layer_units[:-1], layer_units[1:])):
+            raise ValueError(
+                f"hidden_layer_sizes={self.hidden_layer_sizes} does not match the fitted layers "
+                f"{[c.shape[1] for c in self.coefs_[:-1]]}; fit without warm_start."
+            )
+        obj = MLPObjective(layer_units, self.out_activation_, self.alpha, X.dtype, self.n_threads)
+        params = obj.pack(self.coefs_, self.intercepts_)
+        self.coefs_, self.intercepts_ = obj.unpack(params)  # views: they follow the training
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._fit_stochastic(obj, params, X, Y, sw, incremental)
+        else:
+            self._fit_lbfgs(obj, params, X, Y, sw)
+        if not np.isfinite(params).all():
+            raise ValueError("Solver produced non-finite parameter weights. The input data may "
+                             "contain large values and need to be preprocessed.")
+        return self
+
+    def _initialize(self, Y, layer_units, dtype):
+        """Fresh model: sklearn's Glorot-uniform draws for the sigmoid, in its order."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = Y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = ("softmax" if self._label_binarizer.y_type_ == "multiclass"
+                                else "logistic")
+        self.coefs_, self.intercepts_ = [], []
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+            bound = np.sqrt(2.0 / (fan_in + fan_out))
+            self.coefs_.append(self._random_state.uniform(-bound, bound, (fan_in, fan_out))
+                               .astype(dtype, copy=False))
+            self.intercepts_.append(self._random_state.uniform(-bound, bound, fan_out)
+                                    .astype(dtype, copy=False))
+        self._best_coefs = [c.copy() for c in self.coefs_]
+        self._best_intercepts = [b.copy() for b in self.intercepts_]
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _targets(self, Y):
+        """What the objective takes: class labels for softmax, a 0/1 matrix for sigmoid outputs."""
+        if self.out_activation_ == "softmax":
+            return np.argmax(Y, axis=1).astype(np.int64)
+        return np.ascontiguousarray(Y, dtype=self.coefs_[0].dtype)
+
+    def _fit_lbfgs(self, obj, params, X, Y, sw):
+        target = self._targets(Y)
+        grad = np.empty_like(params)
+
+        def fun(x):
+            params[...] = x
+            loss, sw_sum = obj.batch_loss_grad(params, X, target, sw, grad)
+            k = obj.n_penalized
+            grad[:k] += (obj.alpha / sw_sum) * params[:k]
+            return loss + obj.penalty(params) / sw_sum, grad.astype(np.float64)
+
+        def report(intermediate_result):
+            print(f"lbfgs iteration, loss = {intermediate_result.fun:.8f}")
+
+        res = scipy.optimize.minimize(
+            fun, params.astype(np.float64), jac=True, method="L-BFGS-B",
+            callback=report if self.verbose else None,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+        )
+        if res.status != 0:
+            warnings.warn(f"lbfgs failed to converge after {res.nit} iteration(s) "
+                          f"(status={res.status}): {res.message}. Increase max_iter (or max_fun) "
+                          "or scale the data.", ConvergenceWarning)
+        params[...] = res.x
+        self.n_iter_ = max(int(res.nit), 1)
+        self.loss_ = float(res.fun)
+
+    def _fit_stochastic(self, obj, params, X, Y, sw, incremental):
+        dtype = params.dtype
+        if not incremental or not hasattr(self, "_optimizer"):
+            if self.solver == "sgd":
+                self._optimizer = SGD(obj.n_params, dtype, self.learning_rate_init,
+                                      self.learning_rate, self.momentum, self.nesterovs_momentum,
+                                      self.power_t)
+            else:
+                self._optimizer = Adam(obj.n_params, dtype, self.learning_rate_init, self.beta_1,
+                                       self.beta_2, self.epsilon)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping:
+            stratify = Y if self.n_outputs_ == 1 else None
+            arrays = (X, Y) if sw is None else (X, Y, sw)
+            split = train_test_split(*arrays, random_state=self._random_state,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X, X_val, Y, Y_val = split[:4]
+            sw, sw_val = (None, None) if sw is None else split[4:]
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            y_val = self._label_binarizer.inverse_transform(Y_val)
+        target = self._targets(Y)
+        n = X.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                              "going to be clipped")
+            batch_size = int(np.clip(self.batch_size, 1, n))
+        grad = np.empty_like(params)
+        order = np.arange(n)
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                if self.shuffle:  # the permutation sklearn.utils.shuffle draws
+                    perm = np.arange(n)
+                    self._random_state.shuffle(perm)
+                    order = order[perm]
+                self.loss_ = stochastic_epoch(obj, params, grad, self._optimizer, X, target, sw,
+                                              batch_size, order if self.shuffle else None)
+                self.n_iter_ += 1
+                self.t_ += n
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+                if early_stopping:
+                    self._update_validation(X_val, y_val, sw_val)
+                else:
+                    self._update_training_loss()
+                self._optimizer.iteration_ends(self.t_)
+                if self._no_improvement_count > self.n_iter_no_change:
+                    what = "Validation score" if early_stopping else "Training loss"
+                    msg = (f"{what} did not improve more than tol={self.tol:f} for "
+                           f"{self.n_iter_no_change} consecutive epochs.")
+                    if self._optimizer.trigger_stopping(msg, self.verbose):
+                        break
+                    self._no_improvement_count = 0
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
+                        "the optimization hasn't converged yet.", ConvergenceWarning)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        if early_stopping:
+            for dst, src in zip(self.coefs_ + self.intercepts_,
+                                self._best_coefs + self._best_intercepts):
+                dst[...] = src
+
+    def _update_validation(self, X_val, y_val, sw_val):
+        score = accuracy_score(y_val, self._predict(X_val), sample_weight=sw_val)
+        self.validation_scores_.append(score)
+        if self.verbose:
+            print(f"Validation score: {score:f}")
+        if score < self.best_validation_score_ + self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        if score > self.best_validation_score_:
+            self.best_validation_score_ = score
+            self._best_coefs = [c.copy() for c in self.coefs_]
+            self._best_intercepts = [b.copy() for b in self.intercepts_]
+
+    def _update_training_loss(self):
+        if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+
+    # ---- prediction ------------------------------------------------------------------------------
+
+    def _decision(self, X, check_input=True):
+        if check_input:
+            X = validate_data(self, X, accept_sparse="csr", dtype=self.coefs_[0].dtype, order="C",
+                              reset=False)
+        units = [self.n_features_in_] + [b.shape[0] for b in self.intercepts_]
+        obj = MLPObjective(units, self.out_activation_, self.alpha, self.coefs_[0].dtype,
+                           self.n_threads)
+        return obj.decision(self.coefs_, self.intercepts_, X)
+
+    def _predict(self, X, check_input=False):
+        z = self._decision(X, check_input)
+        if self.out_activation_ == "softmax":
+            return self.classes_[np.argmax(z, axis=1)]
+        hard = (z > 0).astype(np.int64)
+        return self._label_binarizer.inverse_transform(hard.ravel() if self.n_outputs_ == 1 else hard)
+
+    def predict(self, X):
+        """Predicted labels (multilabel: an indicator matrix)."""
+        check_is_fitted(self)
+        return self._predict(X, check_input=True)
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes); for multilabel y the probability of
+        each label."""
+        check_is_fitted(self)
+        z = self._decision(X)
+        if self.out_activation_ == "softmax":
+            return scipy.special.softmax(z, axis=1)
+        if self.n_outputs_ == 1:
+            return np.column_stack([_functional.sigmoid(-z[:, 0]), _functional.sigmoid(z[:, 0])])
+        return _functional.sigmoid(z)
+
+    def predict_log_proba(self, X):
+        """Logarithm of predict_proba, computed from the logits without underflow."""
+        check_is_fitted(self)
+        z = self._decision(X)
+        if self.out_activation_ == "softmax":
+            return scipy.special.log_softmax(z, axis=1)
+        if self.n_outputs_ == 1:
+            return np.column_stack([_functional.log_sigmoid(-z[:, 0]),
+                                    _functional.log_sigmoid(z[:, 0])])
+        return _functional.log_sigmoid(z)
