@@ -159,17 +159,19 @@ class MLPObjective:
         w = params[: self.n_penalized]
         return 0.5 * self.alpha * float(np.dot(w, w))
 
-    def loss_grad(self, params, X, Y, sample_weight=None, grad=None):
-        """Full objective and its gradient (flat, the same packing as params) on X with targets Y
-        (2-D: one-hot / probability rows for softmax, 0/1 indicators for logistic outputs)."""
+    def loss_grad(self, params, X, target, sample_weight=None, grad=None):
+        """Full objective and its gradient (flat, packed like params) on the rows of X.  target:
+        a 2-D matrix (one-hot or probability rows for softmax, 0/1 indicators for sigmoid
+        outputs), or for softmax also the 1-D integer class labels."""
         params = np.ascontiguousarray(params, dtype=self.dtype)
         if grad is None:
             grad = np.empty(self.n_params, dtype=self.dtype)
-        Y = np.ascontiguousarray(Y, dtype=self.dtype)
-        if Y.ndim == 1:
-            Y = Y.reshape(-1, 1)
+        if self.out_activation == "softmax" and np.ndim(target) == 1:
+            target = np.ascontiguousarray(target, dtype=np.int64)
+        else:
+            target = np.ascontiguousarray(target, dtype=self.dtype).reshape(X.shape[0], -1)
         sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, self.dtype)
-        loss, sw_sum = self.batch_loss_grad(params, X, Y, sw, grad)
+        loss, sw_sum = self.batch_loss_grad(params, X, target, sw, grad)
         k = self.n_penalized
         grad[:k] += (self.alpha / sw_sum) * params[:k]
         return loss + self.penalty(params) / sw_sum, grad

@@ -284,3 +284,25 @@ def stochastic_epoch(obj, params, grad, optimizer, X, target, sw, batch_size, or
         sq = optimizer.step(params, grad, obj.n_penalized, obj.alpha / sw_sum)
         total += (loss + 0.5 * obj.alpha * sq / sw_sum) * (stop - start)
     return total / n
+
+
+def full_batch_lbfgs(obj, params, X, target, sw, gtol, max_iter, max_fun, verbose=0):
+    """scipy's L-BFGS-B on the whole-data objective (data term + penalty) of the MLP, with
+    scikit-learn's MLP options (gtol, maxiter, maxfun); params is updated in place.  Returns
+    scipy's OptimizeResult."""
+    grad = np.empty_like(params)
+
+    def fun(x):
+        f, g = obj.loss_grad(x, X, target, sw, grad)
+        return f, g.astype(np.float64)
+
+    def report(intermediate_result):
+        print(f"lbfgs iteration, loss = {intermediate_result.fun:.8f}")
+
+    res = scipy.optimize.minimize(
+        fun, params.astype(np.float64), jac=True, method="L-BFGS-B",
+        callback=report if verbose else None,
+        options={"maxfun": max_fun, "maxiter": max_iter, "gtol": gtol},
+    )
+    params[...] = res.x
+    return res

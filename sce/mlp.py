@@ -3,7 +3,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.optimize
 import scipy.special
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -21,7 +20,7 @@ from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, col
 
 from . import _functional
 from ._mlp import MLPObjective
-from ._solvers import SGD, Adam, stochastic_epoch
+from ._solvers import SGD, Adam, full_batch_lbfgs, stochastic_epoch
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 
@@ -269,29 +268,12 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
         return np.ascontiguousarray(Y, dtype=self.coefs_[0].dtype)
 
     def _fit_lbfgs(self, obj, params, X, Y, sw):
-        target = self._targets(Y)
-        grad = np.empty_like(params)
-
-        def fun(x):
-            params[...] = x
-            loss, sw_sum = obj.batch_loss_grad(params, X, target, sw, grad)
-            k = obj.n_penalized
-            grad[:k] += (obj.alpha / sw_sum) * params[:k]
-            return loss + obj.penalty(params) / sw_sum, grad.astype(np.float64)
-
-        def report(intermediate_result):
-            print(f"lbfgs iteration, loss = {intermediate_result.fun:.8f}")
-
-        res = scipy.optimize.minimize(
-            fun, params.astype(np.float64), jac=True, method="L-BFGS-B",
-            callback=report if self.verbose else None,
-            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
-        )
+        res = full_batch_lbfgs(obj, params, X, self._targets(Y), sw, self.tol, self.max_iter,
+                               self.max_fun, self.verbose)
         if res.status != 0:
             warnings.warn(f"lbfgs failed to converge after {res.nit} iteration(s) "
                           f"(status={res.status}): {res.message}. Increase max_iter (or max_fun) "
                           "or scale the data.", ConvergenceWarning)
-        params[...] = res.x
         self.n_iter_ = max(int(res.nit), 1)
         self.loss_ = float(res.fun)
 
