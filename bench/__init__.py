@@ -4,8 +4,9 @@ A suite is a module of this package with ``NAME``, ``DESCRIPTION`` and ``run(ctx
 (see bench/_harness.py).  Register it here, in the order the default run executes them.
 """
 
-# name -> module (relative to this package).  Add "mlp": ".mlp" when it exists.
+# name -> module (relative to this package).
 SUITES = {
     "kernels": ".kernels",
     "logistic": ".logistic",
+    "mlp": ".mlp",
 }
