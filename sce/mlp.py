@@ -195,11 +195,8 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
             return sample_weight
         if self._label_binarizer.y_type_.startswith("multilabel"):
             raise ValueError("class_weight is not supported for multilabel y.")
-        if isinstance(self.class_weight, dict):
-            cw = np.array([self.class_weight.get(c, 1.0) for c in self.classes_], dtype=X.dtype)
-        else:
-            cw = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
-                                      sample_weight=sample_weight).astype(X.dtype)
+        cw = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
+                                  sample_weight=sample_weight).astype(X.dtype)
         w = cw[np.searchsorted(self.classes_, y)]
         return w if sample_weight is None else w * sample_weight
 
