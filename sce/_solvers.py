@@ -266,6 +266,8 @@ def stochastic_epoch(obj, params, grad, optimizer, X, target, sw, batch_size, or
     if order is not None and dense:  # gathered batches go into reused buffers
         xbuf = np.empty((min(batch_size, n),) + X.shape[1:], dtype=X.dtype)
         tbuf = np.empty((min(batch_size, n),) + target.shape[1:], dtype=target.dtype)
+    if order is not None and sw is not None:
+        swbuf = np.empty(min(batch_size, n), dtype=sw.dtype)
     total = 0.0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
@@ -279,7 +281,7 @@ def stochastic_epoch(obj, params, grad, optimizer, X, target, sw, batch_size, or
                 tb = np.take(target, idx, axis=0, out=tbuf[: stop - start], mode="clip")
             else:
                 Xb, tb = X[idx], target[idx]
-            swb = None if sw is None else sw[idx]
+            swb = None if sw is None else np.take(sw, idx, out=swbuf[: stop - start], mode="clip")
         loss, sw_sum = obj.batch_loss_grad(params, Xb, tb, swb, grad)
         sq = optimizer.step(params, grad, obj.n_penalized, obj.alpha / sw_sum)
         total += (loss + 0.5 * obj.alpha * sq / sw_sum) * (stop - start)
