@@ -120,11 +120,12 @@ class MLPObjective:
         target: int64 class labels (softmax) or a (m, n_outputs) 0/1 matrix (either output; for
         softmax its rows are probabilities).  sw: row weights or None.  Writes the data part of the
         gradient (the weights' part already divided by sum(sw)) into the flat ``grad`` and returns
-        (sum_i s_i l_i / sum_i s_i, sum_i s_i)."""
+        (sum_i s_i l_i / sum_i s_i, sum_i s_i); (0, 0) and a zero gradient when sum_i s_i = 0."""
         m = X.shape[0]
         sw_sum = float(m if sw is None else sw.sum(dtype=np.float64))
-        if m == 0 or sw_sum <= 0:
-            raise ValueError("The batch has no rows or zero total sample weight.")
+        if sw_sum <= 0:  # nothing to learn from (a minibatch of zero-weight rows)
+            grad[...] = 0
+            return 0.0, 0.0
         coefs, intercepts = self.unpack(params)
         gcoefs, gintercepts = self.unpack(grad)
         acts, deltas = self._layer_buffers(m)
@@ -172,6 +173,8 @@ class MLPObjective:
             target = np.ascontiguousarray(target, dtype=self.dtype).reshape(X.shape[0], -1)
         sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, self.dtype)
         loss, sw_sum = self.batch_loss_grad(params, X, target, sw, grad)
+        if sw_sum <= 0:
+            raise ValueError("Sample weights must contain at least one non-zero number.")
         k = self.n_penalized
         grad[:k] += (self.alpha / sw_sum) * params[:k]
         return loss + self.penalty(params) / sw_sum, grad

@@ -308,8 +308,9 @@ def stochastic_epoch(obj, params, grad, optimizer, X, target, sw, batch_size, or
                 Xb, tb = X[idx], target[idx]
             swb = None if sw is None else np.take(sw, idx, out=swbuf[: stop - start], mode="clip")
         loss, sw_sum = obj.batch_loss_grad(params, Xb, tb, swb, grad)
-        sq = optimizer.step(params, grad, obj.n_penalized, obj.alpha / sw_sum)
-        total += (loss + 0.5 * obj.alpha * sq / sw_sum) * (stop - start)
+        if sw_sum > 0:  # a batch of zero-weight rows moves nothing
+            sq = optimizer.step(params, grad, obj.n_penalized, obj.alpha / sw_sum)
+            total += (loss + 0.5 * obj.alpha * sq / sw_sum) * (stop - start)
     return total / n
 
 

@@ -191,6 +191,8 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
                                                  ensure_non_negative=True)
+            if not np.any(sample_weight):
+                raise ValueError("Sample weights must contain at least one non-zero number.")
         if self.class_weight is None:
             return sample_weight
         if self._label_binarizer.y_type_.startswith("multilabel"):

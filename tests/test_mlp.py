@@ -739,3 +739,17 @@ def test_default_parameters_match_sklearn():
     for k, v in ref.items():
         if k != "activation":
             assert ours[k] == v, k
+
+
+def test_zero_weight_batches_and_all_zero_weights():
+    X, y = make_classification(300, 5, random_state=0)
+    sw = np.zeros(300)
+    sw[:100] = 1.0  # with shuffle=False and batch 50, batches 3-6 weigh nothing
+    kw = dict(hidden_layer_sizes=(4,), batch_size=50, shuffle=False, max_iter=3, random_state=0)
+    m = _fit_quiet(SigmoidMLPClassifier(**kw), X, y, sample_weight=sw)
+    ref = _fit_quiet(SigmoidMLPClassifier(**kw), X[:100], y[:100])
+    for a, b in zip(m.coefs_ + m.intercepts_, ref.coefs_ + ref.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-12)  # zero-weight batches moved nothing
+    assert all(np.isfinite(m.loss_curve_))
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        SigmoidMLPClassifier(max_iter=2).fit(X, y, sample_weight=np.zeros(300))
