@@ -47,8 +47,10 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
         LogisticRegression ("balanced": n_samples / (n_classes * weighted class count)).  Not for
         multilabel y; partial_fit accepts only a dict.
     n_threads : int, default=None
-        OpenMP threads of the elementwise kernels (None: the usable cores; -1: all).  The matrix
-        products use numpy's BLAS and its own thread pool.
+        OpenMP threads of the elementwise passes (bias + sigmoid, loss, backprop) over large
+        layers (None: one; -1: all usable cores).  The matrix products, most of the work, use
+        numpy's BLAS and its thread pool; OpenMP workers next to BLAS workers slowed training
+        down on 2 cores (see sce/_mlp.py), hence one by default.
 
     Attributes
     ----------
