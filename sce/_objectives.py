@@ -38,6 +38,7 @@ class LogisticObjective:
         self.size = self.n_coef + (self.K if fit_intercept else 0)
         self._raw = np.empty(self.K * (self.d + 1), dtype=np.float64)
         self.n_passes = 0  # reads of X so far (loss_grad + hessp calls)
+        self._x_tilde = None  # float64 [X, 1] of a small dense X, for the Gram matrices
 
     # -- packing -----------------------------------------------------------------------------
     def unpack(self, x):
@@ -171,10 +172,10 @@ class LogisticObjective:
             if k != l:
                 H[l * dd:(l + 1) * dd, k * dd:(k + 1) * dd] = block.T
         H *= self.a
-        # Coefficients first, intercepts last, as in x.
-        order = np.concatenate([np.arange(k * dd, k * dd + d) for k in range(K)]
-                               + ([np.arange(d, K * dd, dd)] if self.fit_intercept else []))
-        H = H[np.ix_(order, order)]
+        if K > 1:  # coefficients first, intercepts last, as in x (already so for one class)
+            order = np.concatenate([np.arange(k * dd, k * dd + d) for k in range(K)]
+                                   + ([np.arange(d, K * dd, dd)] if self.fit_intercept else []))
+            H = H[np.ix_(order, order)]
         H[np.arange(self.n_coef), np.arange(self.n_coef)] += self.lam
         if self.multinomial and self.fit_intercept:
             # Softmax is unchanged by adding one constant to all intercepts, so H is singular along
@@ -196,6 +197,12 @@ class LogisticObjective:
             G = np.triu(G) + np.triu(G, 1).T
             self.n_passes += 1
             return G
+        elif self.n * dd <= (1 << 22):  # small: [X, 1] in float64 is kept for the next steps
+            if self._x_tilde is None:
+                self._x_tilde = np.ones((self.n, dd))
+                self._x_tilde[:, :d] = X
+            Xt = self._x_tilde
+            return Xt.T @ (Xt * c[:, None])
         else:
             step = max(1, (1 << 22) // max(d, 1))  # ~32 MB of float64 per block
             for s in range(0, self.n, step):

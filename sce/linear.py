@@ -126,7 +126,8 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         self._validate_params()
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
                              order="C", accept_large_sparse=True)
-        check_classification_targets(y)
+        if not (y.ndim == 1 and y.dtype.kind in "biu"):  # integer labels are always classes
+            check_classification_targets(y)
         le = LabelEncoder()
         y_enc = le.fit_transform(y)
         self.classes_ = le.classes_
