@@ -158,10 +158,9 @@ class MLPObjective:
                 np.matmul(a_prev.T, d, out=gcoefs[l])
         return total * scale, sw_sum
 
-    def penalty(self, params):
-        """alpha / 2 * sum ||W||^2 (to be divided by the batch's total weight)."""
-        w = params[: self.n_penalized]
-        return 0.5 * self.alpha * float(np.dot(w, w))
+    def penalty(self, sum_sq, sw_sum):
+        """The penalty term alpha / 2 * sum ||W||^2 / sum_i s_i, given sum ||W||^2."""
+        return 0.5 * self.alpha * sum_sq / sw_sum
 
     def loss_grad(self, params, X, target, sample_weight=None, grad=None):
         """Full objective and its gradient (flat, packed like params) on the rows of X.  target:
@@ -180,4 +179,5 @@ class MLPObjective:
             raise ValueError("Sample weights must contain at least one non-zero number.")
         k = self.n_penalized
         grad[:k] += (self.alpha / sw_sum) * params[:k]
-        return loss + self.penalty(params) / sw_sum, grad
+        w = params[:k]
+        return loss + self.penalty(float(np.dot(w, w)), sw_sum), grad

@@ -310,7 +310,7 @@ def stochastic_epoch(obj, params, grad, optimizer, X, target, sw, batch_size, or
         loss, sw_sum = obj.batch_loss_grad(params, Xb, tb, swb, grad)
         if sw_sum > 0:  # a batch of zero-weight rows moves nothing
             sq = optimizer.step(params, grad, obj.n_penalized, obj.alpha / sw_sum)
-            total += (loss + 0.5 * obj.alpha * sq / sw_sum) * (stop - start)
+            total += (loss + obj.penalty(sq, sw_sum)) * (stop - start)
     return total / n
 
 
