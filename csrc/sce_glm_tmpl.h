@@ -422,6 +422,37 @@ void F(sce_multinomial_hessp_dense)(sce_int n, sce_int d, sce_int K, const T *X,
                      sce_glm_threads(n, nnz_row * nnz_row, dd * dd > (1 << 22) ? 1 : n_threads),    \
                      out);                                                                          \
     }                                                                                               \
+    /* Diagonal of the Hessian blocks: acc[k d + j] += sum_i C[i, k] x_ij^2 and                  \
+     * acc[K d + k] += sum_i C[i, k] for the row-major (n, K) curvature weights C. */             \
+    SCE_CLONES static double F(sce_sq_colsums_csr_rows_##ISUF)(const void *vctx, sce_int r0,       \
+                                                               sce_int r1, double *acc)            \
+    {                                                                                               \
+        const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;                                     \
+        const ITYPE *idx = (const ITYPE *)c->indices, *ptr = (const ITYPE *)c->indptr;             \
+        const sce_int d = c->d, K = c->n_classes;                                                   \
+        const double *C = (const double *)c->w;                                                     \
+        for (sce_int i = r0; i < r1; i++) {                                                         \
+            for (sce_int k = 0; k < K; k++) {                                                       \
+                const double cik = C[i * K + k];                                                    \
+                double *row = acc + k * d;                                                          \
+                for (int64_t a = ptr[i]; a < ptr[i + 1]; a++) {                                     \
+                    const double v = (double)c->data[a];                                            \
+                    row[idx[a]] += cik * (v * v);                                                   \
+                }                                                                                   \
+                acc[K * d + k] += cik;                                                              \
+            }                                                                                       \
+        }                                                                                           \
+        return 0.0;                                                                                 \
+    }                                                                                               \
+    void F(sce_sq_colsums_csr_##ISUF)(sce_int n, sce_int d, sce_int K, const T *data,               \
+                                      const ITYPE *indices, const ITYPE *indptr, const double *C,   \
+                                      double *out, int n_threads)                                   \
+    {                                                                                               \
+        F(sce_glm_ctx) c = {d, K, NULL, data, indices, indptr, NULL, NULL, NULL, (const T *)C,      \
+                            NULL, NULL, NULL};                                                      \
+        sce_run_rows(F(sce_sq_colsums_csr_rows_##ISUF), &c, n, K * (d + 1),                         \
+                     sce_glm_threads(n, K * ((sce_int)indptr[n] / (n > 0 ? n : 1) + 1), n_threads), out); \
+    }                                                                                               \
     double F(sce_logistic_loss_grad_csr_##ISUF)(sce_int n, sce_int d, const T *data,               \
                                                 const ITYPE *indices, const ITYPE *indptr,        \
                                                 const T *y, const T *sw, const T *w, T b,           \

@@ -76,6 +76,10 @@ int sce_has_openmp(void);
         sce_int n, sce_int d, sce_int K, const T *data, const ITYPE *indices, const ITYPE *indptr,   \
         const int64_t *labels, const T *sw, const T *W, const T *b, double *grad, T *prob,           \
         int n_threads);                                                                              \
+    /* [sum_i C[i, k] x_ij^2 as (K, d), sum_i C[i, k] (K)] for row-major (n, K) weights C. */   \
+    void sce_sq_colsums_csr_##ISUF##_##SUF(sce_int n, sce_int d, sce_int K, const T *data,           \
+                                           const ITYPE *indices, const ITYPE *indptr,                \
+                                           const double *C, double *out, int n_threads);             \
     /* Upper triangle of sum_i w_i x~_i x~_i^T (x~ = [x, 1] with an intercept), row-major (dd, dd). */ \
     void sce_gram_csr_##ISUF##_##SUF(sce_int n, sce_int d, const T *data, const ITYPE *indices,        \
                                      const ITYPE *indptr, const T *weights, int fit_intercept,         \

@@ -63,6 +63,10 @@ cdef extern from "sce_kernels.h" nogil:
     void sce_logistic_hessp_csr_i64_f32(sce_int n, sce_int d, const float *data, const int64_t *indices, const int64_t *indptr, const float *hdiag, const float *v, float vb, double *out, int n_threads)
     double sce_multinomial_loss_grad_csr_i64_f32(sce_int n, sce_int d, sce_int K, const float *data, const int64_t *indices, const int64_t *indptr, const int64_t *labels, const float *sw, const float *W, const float *b, double *grad, float *prob, int n_threads)
     void sce_multinomial_hessp_csr_i64_f32(sce_int n, sce_int d, sce_int K, const float *data, const int64_t *indices, const int64_t *indptr, const float *sw, const float *prob, const float *V, const float *vb, double *out, int n_threads)
+    void sce_sq_colsums_csr_i32_f64(sce_int n, sce_int d, sce_int K, const double *data, const int32_t *indices, const int32_t *indptr, const double *C, double *out, int n_threads)
+    void sce_sq_colsums_csr_i64_f64(sce_int n, sce_int d, sce_int K, const double *data, const int64_t *indices, const int64_t *indptr, const double *C, double *out, int n_threads)
+    void sce_sq_colsums_csr_i32_f32(sce_int n, sce_int d, sce_int K, const float *data, const int32_t *indices, const int32_t *indptr, const double *C, double *out, int n_threads)
+    void sce_sq_colsums_csr_i64_f32(sce_int n, sce_int d, sce_int K, const float *data, const int64_t *indices, const int64_t *indptr, const double *C, double *out, int n_threads)
     void sce_gram_csr_i32_f64(sce_int n, sce_int d, const double *data, const int32_t *indices, const int32_t *indptr, const double *weights, int fit_intercept, int sorted_indices, double *out, int n_threads)
     void sce_gram_csr_i32_f32(sce_int n, sce_int d, const float *data, const int32_t *indices, const int32_t *indptr, const float *weights, int fit_intercept, int sorted_indices, double *out, int n_threads)
     void sce_gram_csr_i64_f64(sce_int n, sce_int d, const double *data, const int64_t *indices, const int64_t *indptr, const double *weights, int fit_intercept, int sorted_indices, double *out, int n_threads)
@@ -337,6 +341,26 @@ def multinomial_hessp_csr(const floating[::1] data, const index_t[::1] indices,
             else:
                 sce_multinomial_hessp_csr_i64_f32(n, d, K, dp, ip, &indptr[0], &sw[0], &prob[0, 0],
                                                   &V[0, 0], &vb[0], &out[0], n_threads)
+
+
+def sq_colsums_csr(const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+                   sce_int d, const double[:, ::1] C, double[::1] out, int n_threads):
+    """out = [sum_i C[i, k] x_ij^2 as (K, d), sum_i C[i, k] (K)] for weights C (n, K)."""
+    cdef sce_int n = indptr.shape[0] - 1, K = C.shape[1]
+    cdef const floating *dp = &data[0] if data.shape[0] > 0 else NULL
+    cdef const index_t *ip = &indices[0] if indices.shape[0] > 0 else NULL
+    cdef const double *cp = &C[0, 0] if n > 0 else NULL
+    with nogil:
+        if floating is double:
+            if index_t is int32_t:
+                sce_sq_colsums_csr_i32_f64(n, d, K, dp, ip, &indptr[0], cp, &out[0], n_threads)
+            else:
+                sce_sq_colsums_csr_i64_f64(n, d, K, dp, ip, &indptr[0], cp, &out[0], n_threads)
+        else:
+            if index_t is int32_t:
+                sce_sq_colsums_csr_i32_f32(n, d, K, dp, ip, &indptr[0], cp, &out[0], n_threads)
+            else:
+                sce_sq_colsums_csr_i64_f32(n, d, K, dp, ip, &indptr[0], cp, &out[0], n_threads)
 
 
 def gram_csr(const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,

@@ -138,7 +138,10 @@ class LogisticObjective:
             Cw = self.hdiag.astype(np.float64)[:, None]
         X = self.X
         if self.sparse:
-            diag_w = np.asarray((X.power(2).T @ Cw)).T  # (K, d)
+            sums = np.empty(self.K * (self.d + 1))
+            _core.sq_colsums_csr(X.data, X.indices, X.indptr, self.d, np.ascontiguousarray(Cw),
+                                 sums, self.n_threads)
+            diag_w = sums[: self.K * self.d].reshape(self.K, self.d)
         else:
             diag_w = np.zeros((self.d, self.K))
             step = max(1, (1 << 21) // max(self.d, 1))  # ~16 MB of float64 per block
