@@ -16,22 +16,22 @@ typedef struct {
     sce_int h;
     T *Z;
     const T *b;
+    int sigmoid; /* 1: Z = sigma(Z + b); 0: Z = Z + b */
 } F(sce_bias_ctx);
 
-/* Rows per chunk: about SCE_CHUNK elements. */
-static inline sce_int F(sce_rows_per_chunk)(sce_int h)
-{
-    return h < SCE_CHUNK ? SCE_CHUNK / h : 1;
-}
-
-SCE_CLONES static int F(sce_bias_sigmoid_chunk)(const void *vctx, sce_int r0, sce_int r1,
-                                                double *partial)
+SCE_CLONES static int F(sce_bias_chunk)(const void *vctx, sce_int r0, sce_int r1, double *partial)
 {
     const F(sce_bias_ctx) *c = (const F(sce_bias_ctx) *)vctx;
     const sce_int h = c->h;
     (void)partial;
     for (sce_int i = r0; i < r1; i++) {
         T *z = c->Z + i * h;
+        if (!c->sigmoid) {
+            SCE_SIMD()
+            for (sce_int j = 0; j < h; j++)
+                z[j] += c->b[j];
+            continue;
+        }
         for (sce_int s0 = 0; s0 < h; s0 += SCE_STRIP) {
             sce_int s1 = s0 + SCE_STRIP < h ? s0 + SCE_STRIP : h;
             T tbuf[SCE_STRIP], ebuf[SCE_STRIP];
@@ -47,33 +47,22 @@ SCE_CLONES static int F(sce_bias_sigmoid_chunk)(const void *vctx, sce_int r0, sc
     return 0;
 }
 
-void F(sce_bias_sigmoid)(sce_int n, sce_int h, T *Z, const T *b, int n_threads)
+/* One pass over the rows, in chunks of about SCE_CHUNK elements. */
+static void F(sce_bias_pass)(sce_int n, sce_int h, T *Z, const T *b, int sigmoid, int n_threads)
 {
-    F(sce_bias_ctx) c = {h, Z, b};
+    F(sce_bias_ctx) c = {h, Z, b, sigmoid};
     if (n > 0 && h > 0)
-        sce_run_chunks(F(sce_bias_sigmoid_chunk), &c, n, F(sce_rows_per_chunk)(h), n_threads, NULL);
+        sce_run_chunks(F(sce_bias_chunk), &c, n, h < SCE_CHUNK ? SCE_CHUNK / h : 1, n_threads, NULL);
 }
 
-SCE_CLONES static int F(sce_add_bias_chunk)(const void *vctx, sce_int r0, sce_int r1,
-                                            double *partial)
+void F(sce_bias_sigmoid)(sce_int n, sce_int h, T *Z, const T *b, int n_threads)
 {
-    const F(sce_bias_ctx) *c = (const F(sce_bias_ctx) *)vctx;
-    const sce_int h = c->h;
-    (void)partial;
-    for (sce_int i = r0; i < r1; i++) {
-        T *z = c->Z + i * h;
-        SCE_SIMD()
-        for (sce_int j = 0; j < h; j++)
-            z[j] += c->b[j];
-    }
-    return 0;
+    F(sce_bias_pass)(n, h, Z, b, 1, n_threads);
 }
 
 void F(sce_add_bias)(sce_int n, sce_int h, T *Z, const T *b, int n_threads)
 {
-    F(sce_bias_ctx) c = {h, Z, b};
-    if (n > 0 && h > 0)
-        sce_run_chunks(F(sce_add_bias_chunk), &c, n, F(sce_rows_per_chunk)(h), n_threads, NULL);
+    F(sce_bias_pass)(n, h, Z, b, 0, n_threads);
 }
 
 typedef struct {
