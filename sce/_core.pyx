@@ -390,28 +390,22 @@ def gram_csr(const floating[::1] data, const index_t[::1] indices, const index_t
 # ---- sigmoid MLP (csrc/sce_mlp_tmpl.h) ------------------------------------------------------------
 # Layer buffers are C-contiguous (n, h), updated in place; biases (h,).
 
-def bias_sigmoid(floating[:, ::1] Z, const floating[::1] b, int n_threads):
-    """Z = sigmoid(Z + b) in place."""
+def bias_layer(floating[:, ::1] Z, const floating[::1] b, bint sigmoid, int n_threads):
+    """Z = sigmoid(Z + b) (a hidden layer), or Z = Z + b (the output layer), in place."""
     cdef sce_int n = Z.shape[0], h = Z.shape[1]
     if n == 0 or h == 0:
         return
     with nogil:
         if floating is double:
-            sce_bias_sigmoid_f64(n, h, &Z[0, 0], &b[0], n_threads)
+            if sigmoid:
+                sce_bias_sigmoid_f64(n, h, &Z[0, 0], &b[0], n_threads)
+            else:
+                sce_add_bias_f64(n, h, &Z[0, 0], &b[0], n_threads)
         else:
-            sce_bias_sigmoid_f32(n, h, &Z[0, 0], &b[0], n_threads)
-
-
-def add_bias(floating[:, ::1] Z, const floating[::1] b, int n_threads):
-    """Z = Z + b in place."""
-    cdef sce_int n = Z.shape[0], h = Z.shape[1]
-    if n == 0 or h == 0:
-        return
-    with nogil:
-        if floating is double:
-            sce_add_bias_f64(n, h, &Z[0, 0], &b[0], n_threads)
-        else:
-            sce_add_bias_f32(n, h, &Z[0, 0], &b[0], n_threads)
+            if sigmoid:
+                sce_bias_sigmoid_f32(n, h, &Z[0, 0], &b[0], n_threads)
+            else:
+                sce_add_bias_f32(n, h, &Z[0, 0], &b[0], n_threads)
 
 
 def sigmoid_backprop(floating[:, ::1] D, const floating[:, ::1] A, floating[::1] db,

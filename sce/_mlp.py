@@ -104,10 +104,7 @@ class MLPObjective:
                 z[...] = a @ W
             else:
                 np.matmul(a, W, out=z)
-            if l < last:
-                _core.bias_sigmoid(z, b, nt)
-            else:
-                _core.add_bias(z, b, nt)
+            _core.bias_layer(z, b, l < last, nt)
             a = z
         return a
 
