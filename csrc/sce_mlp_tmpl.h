@@ -101,14 +101,17 @@ int F(sce_sigmoid_backprop)(sce_int n, sce_int h, T *D, const T *A, T *db, int n
 {
     if (h <= 0)
         return 0;
-    double *acc = (double *)malloc((size_t)h * sizeof(double));
+    /* The sums of a layer of up to 1024 units stay on the stack: no allocation per minibatch. */
+    double stack_acc[1024];
+    double *acc = h <= 1024 ? stack_acc : (double *)malloc((size_t)h * sizeof(double));
     if (acc == NULL)
         return -1;
     F(sce_backprop_ctx) c = {h, D, A};
     sce_run_rows(F(sce_backprop_rows), &c, n, h, sce_glm_threads(n, h, n_threads), acc);
     for (sce_int j = 0; j < h; j++)
         db[j] = (T)acc[j];
-    free(acc);
+    if (acc != stack_acc)
+        free(acc);
     return 0;
 }
 

@@ -753,3 +753,18 @@ def test_zero_weight_batches_and_all_zero_weights():
     assert all(np.isfinite(m.loss_curve_))
     with pytest.raises(ValueError, match="at least one non-zero"):
         SigmoidMLPClassifier(max_iter=2).fit(X, y, sample_weight=np.zeros(300))
+
+
+def test_bias_gradient_of_a_layer_wider_than_the_stack_buffer():
+    # csrc keeps the bias-gradient sums of layers up to 1024 units on the stack and mallocs above.
+    from sce._mlp import MLPObjective
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(6, 3)), np.eye(3)[rng.integers(0, 3, 6)]
+    obj = MLPObjective([3, 1500, 3], "softmax", 0.1)
+    p = rng.normal(size=obj.n_params) * 0.05
+    g = obj.loss_grad(p, X, Y)[1].copy()
+    for i in obj.n_penalized + np.array([0, 1023, 1024, 1499]):  # hidden-layer biases
+        e = np.zeros_like(p)
+        e[i] = 1e-6
+        fd = (obj.loss_grad(p + e, X, Y)[0] - obj.loss_grad(p - e, X, Y)[0]) / 2e-6
+        assert abs(fd - g[i]) <= 1e-7 * max(1.0, abs(g[i]))
