@@ -55,6 +55,7 @@ class MLPObjective:
         self.n_params = start
         self._buffers = {}  # rows -> (activations, deltas) views of the largest allocation
         self._capacity = 0
+        self._sw_outputs = None  # row weights repeated over the sigmoid outputs (multilabel)
 
     @property
     def n_layers(self):
@@ -136,7 +137,13 @@ class MLPObjective:
             total, status = _core.softmax_xent(logits, labels, probs, sw, scale, None, deltas[-1], nt)
         else:
             k = logits.shape[1]
-            swk = None if sw is None else (sw if k == 1 else np.repeat(sw, k))
+            swk = sw
+            if sw is not None and k > 1:  # per-element weights of the K outputs, in a reused buffer
+                if self._sw_outputs is None or self._sw_outputs.shape[0] < m:
+                    self._sw_outputs = np.empty((m, k), self.dtype)
+                swk = self._sw_outputs[:m]
+                swk[...] = sw[:, None]
+                swk = swk.reshape(-1)
             total, status = _core.bce_logits(logits.reshape(-1), target.reshape(-1), swk, 1.0, None,
                                              1.0, scale, None, deltas[-1].reshape(-1), nt)
         if status:
