@@ -17,6 +17,7 @@
 static inline sce_int F(sce_glm_block_rows)(sce_int d)
 {
     sce_int rows = SCE_GLM_BLOCK_BYTES / ((d > 0 ? d : 1) * (sce_int)sizeof(T));
+    rows -= rows % 4; /* whole groups of four rows */
     return rows < 4 ? 4 : rows > SCE_GLM_MAX_BLOCK ? SCE_GLM_MAX_BLOCK : rows;
 }
 
@@ -164,32 +165,140 @@ void F(sce_logistic_hessp_dense)(sce_int n, sce_int d, const T *X, const T *hdia
 
 /* ---- multinomial, dense ------------------------------------------------------------------ */
 
+/* The dense multinomial passes work on tiles of four classes, then of two: each load of X (the block
+ * lives in L2) serves four (two) products.  With an odd number of classes the last pair repeats
+ * class K - 1 in its empty slot (dot: result not stored; axpy: accumulated into a scratch row).
+ * Rows past the end of a block repeat its last row (dot: not stored; axpy: coefficient 0). */
+#define SCE_ROW(i) (Xb + ((i) < nb ? (i) : nb - 1) * d)
+
+/* Z[i, k + c] = b_k+c + x_i . W_k+c for the c < m stored classes of a tile of four. */
+SCE_INLINE void F(sce_dot_tile4)(sce_int nb, sce_int d, sce_int K, const T *Xb, const T *W,
+                                 const T *b, T *Z)
+{
+    const T *w0 = W, *w1 = W + d, *w2 = W + 2 * d, *w3 = W + 3 * d;
+    for (sce_int i = 0; i < nb; i += 4) {
+        const T *x0 = SCE_ROW(i), *x1 = SCE_ROW(i + 1), *x2 = SCE_ROW(i + 2), *x3 = SCE_ROW(i + 3);
+        T a0 = 0, a1 = 0, a2 = 0, a3 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        T e0 = 0, e1 = 0, e2 = 0, e3 = 0, f0 = 0, f1 = 0, f2 = 0, f3 = 0;
+        SCE_SIMD(reduction(+ : a0, a1, a2, a3, c0, c1, c2, c3, e0, e1, e2, e3, f0, f1, f2, f3))
+        for (sce_int j = 0; j < d; j++) {
+            const T y0 = x0[j], y1 = x1[j], y2 = x2[j], y3 = x3[j];
+            const T u = w0[j], v = w1[j], q = w2[j], r = w3[j];
+            a0 += y0 * u; a1 += y1 * u; a2 += y2 * u; a3 += y3 * u;
+            c0 += y0 * v; c1 += y1 * v; c2 += y2 * v; c3 += y3 * v;
+            e0 += y0 * q; e1 += y1 * q; e2 += y2 * q; e3 += y3 * q;
+            f0 += y0 * r; f1 += y1 * r; f2 += y2 * r; f3 += y3 * r;
+        }
+        const T s[4][4] = {{a0, c0, e0, f0}, {a1, c1, e1, f1}, {a2, c2, e2, f2}, {a3, c3, e3, f3}};
+        for (sce_int ii = 0; ii < 4 && i + ii < nb; ii++)
+            for (sce_int kk = 0; kk < 4; kk++)
+                Z[(i + ii) * K + kk] = b[kk] + s[ii][kk];
+    }
+}
+
+/* The same for a tile of m = 1 or 2 classes. */
+SCE_INLINE void F(sce_dot_tile2)(sce_int nb, sce_int d, sce_int K, sce_int m, const T *Xb,
+                                 const T *W, const T *b, T *Z)
+{
+    const T *w0 = W, *w1 = m > 1 ? W + d : W;
+    for (sce_int i = 0; i < nb; i += 4) {
+        const T *x0 = SCE_ROW(i), *x1 = SCE_ROW(i + 1), *x2 = SCE_ROW(i + 2), *x3 = SCE_ROW(i + 3);
+        T a0 = 0, a1 = 0, a2 = 0, a3 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        SCE_SIMD(reduction(+ : a0, a1, a2, a3, c0, c1, c2, c3))
+        for (sce_int j = 0; j < d; j++) {
+            const T y0 = x0[j], y1 = x1[j], y2 = x2[j], y3 = x3[j];
+            const T u = w0[j], v = w1[j];
+            a0 += y0 * u; a1 += y1 * u; a2 += y2 * u; a3 += y3 * u;
+            c0 += y0 * v; c1 += y1 * v; c2 += y2 * v; c3 += y3 * v;
+        }
+        const T s[4][2] = {{a0, c0}, {a1, c1}, {a2, c2}, {a3, c3}};
+        for (sce_int ii = 0; ii < 4 && i + ii < nb; ii++)
+            for (sce_int kk = 0; kk < m; kk++)
+                Z[(i + ii) * K + kk] = b[kk] + s[ii][kk];
+    }
+}
+
 /* Z[i, k] = b_k + x_i . W_k for the rows of a block (row-major (nb, K)). */
 SCE_INLINE void F(sce_dense_rows_dot_multi)(sce_int nb, sce_int d, sce_int K, const T *Xb,
-                                            const T *W, const T *b, T *Z, T *col)
+                                            const T *W, const T *b, T *Z)
 {
-    for (sce_int k = 0; k < K; k++) {
-        F(sce_dense_rows_dot)(nb, d, Xb, W + k * d, b[k], col);
-        for (sce_int i = 0; i < nb; i++)
-            Z[i * K + k] = col[i];
+    sce_int k = 0;
+    for (; k + 4 <= K; k += 4)
+        F(sce_dot_tile4)(nb, d, K, Xb, W + k * d, b + k, Z + k);
+    for (; k < K; k += 2)
+        F(sce_dot_tile2)(nb, d, K, K - k < 2 ? K - k : 2, Xb, W + k * d, b + k, Z + k);
+}
+
+/* G[c, :] += sum_i R[i, c] x_i and G_b[c] += sum_i R[i, c] for the four classes of a tile
+ * (R and G_b with row stride K, G with row stride d). */
+SCE_INLINE void F(sce_axpy_tile4)(sce_int nb, sce_int d, sce_int K, const T *Xb, const T *R,
+                                  double *G, double *Gb)
+{
+    double *g0 = G, *g1 = G + d, *g2 = G + 2 * d, *g3 = G + 3 * d;
+    for (sce_int i = 0; i < nb; i += 4) {
+        T r[4][4] = {{0}};
+        for (sce_int ii = 0; ii < 4 && i + ii < nb; ii++)
+            for (sce_int kk = 0; kk < 4; kk++)
+                r[ii][kk] = R[(i + ii) * K + kk];
+        const T *x0 = SCE_ROW(i), *x1 = SCE_ROW(i + 1), *x2 = SCE_ROW(i + 2), *x3 = SCE_ROW(i + 3);
+        const T p0 = r[0][0], p1 = r[1][0], p2 = r[2][0], p3 = r[3][0];
+        const T q0 = r[0][1], q1 = r[1][1], q2 = r[2][1], q3 = r[3][1];
+        const T u0 = r[0][2], u1 = r[1][2], u2 = r[2][2], u3 = r[3][2];
+        const T v0 = r[0][3], v1 = r[1][3], v2 = r[2][3], v3 = r[3][3];
+        SCE_SIMD()
+        for (sce_int j = 0; j < d; j++) {
+            const T y0 = x0[j], y1 = x1[j], y2 = x2[j], y3 = x3[j];
+            g0[j] += (double)((p0 * y0 + p1 * y1) + (p2 * y2 + p3 * y3));
+            g1[j] += (double)((q0 * y0 + q1 * y1) + (q2 * y2 + q3 * y3));
+            g2[j] += (double)((u0 * y0 + u1 * y1) + (u2 * y2 + u3 * y3));
+            g3[j] += (double)((v0 * y0 + v1 * y1) + (v2 * y2 + v3 * y3));
+        }
+        for (sce_int kk = 0; kk < 4; kk++)
+            Gb[kk] += ((double)r[0][kk] + (double)r[1][kk]) + ((double)r[2][kk] + (double)r[3][kk]);
     }
 }
 
-/* acc[k, :] += sum_i R[i, k] x_i, acc_b[k] += sum_i R[i, k]. */
+/* The same for a tile of m = 1 or 2 classes; junk: d doubles of scratch for an empty slot. */
+SCE_INLINE void F(sce_axpy_tile2)(sce_int nb, sce_int d, sce_int K, sce_int m, const T *Xb,
+                                  const T *R, double *G, double *Gb, double *junk)
+{
+    double *g0 = G, *g1 = m > 1 ? G + d : junk;
+    for (sce_int i = 0; i < nb; i += 4) {
+        T r[4][2] = {{0}};
+        for (sce_int ii = 0; ii < 4 && i + ii < nb; ii++)
+            for (sce_int kk = 0; kk < m; kk++)
+                r[ii][kk] = R[(i + ii) * K + kk];
+        const T *x0 = SCE_ROW(i), *x1 = SCE_ROW(i + 1), *x2 = SCE_ROW(i + 2), *x3 = SCE_ROW(i + 3);
+        const T p0 = r[0][0], p1 = r[1][0], p2 = r[2][0], p3 = r[3][0];
+        const T q0 = r[0][1], q1 = r[1][1], q2 = r[2][1], q3 = r[3][1];
+        SCE_SIMD()
+        for (sce_int j = 0; j < d; j++) {
+            const T y0 = x0[j], y1 = x1[j], y2 = x2[j], y3 = x3[j];
+            g0[j] += (double)((p0 * y0 + p1 * y1) + (p2 * y2 + p3 * y3));
+            g1[j] += (double)((q0 * y0 + q1 * y1) + (q2 * y2 + q3 * y3));
+        }
+        for (sce_int kk = 0; kk < m; kk++)
+            Gb[kk] += ((double)r[0][kk] + (double)r[1][kk]) + ((double)r[2][kk] + (double)r[3][kk]);
+    }
+}
+#undef SCE_ROW
+
+/* acc[k, :] += sum_i R[i, k] x_i, acc_b[k] += sum_i R[i, k]; junk: d doubles of scratch. */
 SCE_INLINE void F(sce_dense_rows_axpy_multi)(sce_int nb, sce_int d, sce_int K, const T *Xb,
-                                             const T *R, double *acc, T *col)
+                                             const T *R, double *acc, double *junk)
 {
-    for (sce_int k = 0; k < K; k++) {
-        for (sce_int i = 0; i < nb; i++)
-            col[i] = R[i * K + k];
-        F(sce_dense_rows_axpy)(nb, d, Xb, col, acc + k * d, acc + K * d + k);
-    }
+    sce_int k = 0;
+    for (; k + 4 <= K; k += 4)
+        F(sce_axpy_tile4)(nb, d, K, Xb, R + k, acc + k * d, acc + K * d + k);
+    for (; k < K; k += 2)
+        F(sce_axpy_tile2)(nb, d, K, K - k < 2 ? K - k : 2, Xb, R + k, acc + k * d, acc + K * d + k,
+                          junk);
 }
 
-/* Per-block scratch for the multinomial passes: Z and R (nb, K) and one column. */
-static T *F(sce_multi_scratch)(sce_int K)
+/* Per-block scratch for the multinomial passes: Z and R (nb, K), then d doubles (junk row). */
+static T *F(sce_multi_scratch)(sce_int K, sce_int d)
 {
-    return (T *)malloc((size_t)(2 * K + 1) * SCE_GLM_MAX_BLOCK * sizeof(T));
+    return (T *)malloc((size_t)2 * K * SCE_GLM_MAX_BLOCK * sizeof(T) + (size_t)d * sizeof(double));
 }
 
 SCE_CLONES static double F(sce_multinomial_dense_rows)(const void *vctx, sce_int r0, sce_int r1,
@@ -197,22 +306,23 @@ SCE_CLONES static double F(sce_multinomial_dense_rows)(const void *vctx, sce_int
 {
     const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;
     const sce_int d = c->d, K = c->n_classes, B = F(sce_glm_block_rows)(d);
-    T *Z = F(sce_multi_scratch)(K);
+    T *Z = F(sce_multi_scratch)(K, d);
     if (Z == NULL)
         return __builtin_nan("");
-    T *R = Z + K * SCE_GLM_MAX_BLOCK, *col = R + K * SCE_GLM_MAX_BLOCK;
+    T *R = Z + K * SCE_GLM_MAX_BLOCK;
+    double *junk = (double *)(R + K * SCE_GLM_MAX_BLOCK);
     double loss = 0;
     int bad = 0;
     for (sce_int s = r0; s < r1; s += B) {
         sce_int nb = s + B < r1 ? B : r1 - s;
         const T *Xb = c->X + s * d;
-        F(sce_dense_rows_dot_multi)(nb, d, K, Xb, c->w, c->b, Z, col);
+        F(sce_dense_rows_dot_multi)(nb, d, K, Xb, c->w, c->b, Z);
         for (sce_int i = 0; i < nb; i++) {
             T swi = c->sw[s + i];
             loss += (double)(swi * F(sce_softmax_xent_row)(K, Z + i * K, c->labels[s + i], NULL, swi,
                                                            R + i * K, c->prob + (s + i) * K, &bad));
         }
-        F(sce_dense_rows_axpy_multi)(nb, d, K, Xb, R, acc, col);
+        F(sce_dense_rows_axpy_multi)(nb, d, K, Xb, R, acc, junk);
     }
     free(Z);
     return bad ? __builtin_nan("") : loss;
@@ -238,16 +348,16 @@ SCE_CLONES static double F(sce_multinomial_hessp_dense_rows)(const void *vctx, s
 {
     const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;
     const sce_int d = c->d, K = c->n_classes, B = F(sce_glm_block_rows)(d);
-    T *Z = F(sce_multi_scratch)(K);
+    T *Z = F(sce_multi_scratch)(K, d);
     if (Z == NULL)
         return __builtin_nan("");
-    T *col = Z + 2 * K * SCE_GLM_MAX_BLOCK;
+    double *junk = (double *)(Z + 2 * K * SCE_GLM_MAX_BLOCK);
     for (sce_int s = r0; s < r1; s += B) {
         sce_int nb = s + B < r1 ? B : r1 - s;
         const T *Xb = c->X + s * d;
-        F(sce_dense_rows_dot_multi)(nb, d, K, Xb, c->w, c->b, Z, col);
+        F(sce_dense_rows_dot_multi)(nb, d, K, Xb, c->w, c->b, Z);
         F(sce_multinomial_hessp_block)(nb, K, c->sw + s, c->prob + s * K, Z);
-        F(sce_dense_rows_axpy_multi)(nb, d, K, Xb, Z, acc, col);
+        F(sce_dense_rows_axpy_multi)(nb, d, K, Xb, Z, acc, junk);
     }
     free(Z);
     return 0.0;
@@ -334,7 +444,7 @@ void F(sce_multinomial_hessp_dense)(sce_int n, sce_int d, sce_int K, const T *X,
     {                                                                                               \
         const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;                                     \
         const sce_int d = c->d, K = c->n_classes;                                                   \
-        T *Z = F(sce_multi_scratch)(K);                                                             \
+        T *Z = F(sce_multi_scratch)(K, 0);                                                             \
         if (Z == NULL)                                                                              \
             return __builtin_nan("");                                                               \
         T *R = Z + K * SCE_GLM_MAX_BLOCK;                                                           \
@@ -361,7 +471,7 @@ void F(sce_multinomial_hessp_dense)(sce_int n, sce_int d, sce_int K, const T *X,
     {                                                                                               \
         const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;                                     \
         const sce_int d = c->d, K = c->n_classes;                                                   \
-        T *Z = F(sce_multi_scratch)(K);                                                             \
+        T *Z = F(sce_multi_scratch)(K, 0);                                                             \
         if (Z == NULL)                                                                              \
             return __builtin_nan("");                                                               \
         for (sce_int s = r0; s < r1; s += SCE_GLM_MAX_BLOCK) {                                      \

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import scipy.special
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_classification
 from sklearn.exceptions import ConvergenceWarning
@@ -81,6 +82,37 @@ def test_objective_value_gradient_hessian(sparse, n_classes, fit_intercept):
         v = v - (v @ u) / (u @ u) * u
         hv = obj.hessp(v)
     np.testing.assert_allclose(H @ v, hv, rtol=1e-10, atol=1e-10 * np.max(np.abs(hv)))
+
+
+@pytest.mark.parametrize("n_classes", [3, 4, 5, 6, 9, 10])
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_multinomial_dense_tiles(n_classes, dtype, rtol):
+    """The dense multinomial passes work on tiles of 4 and 2 classes and groups of 4 rows: every
+    remainder (odd K, K % 4, rows past a block) against a float64 numpy gradient and H v."""
+    rng = np.random.default_rng(n_classes)
+    n, d, K = 1003, 37, n_classes
+    X = rng.standard_normal((n, d)).astype(dtype)
+    y = rng.integers(0, K, n)
+    sw = rng.random(n) + 0.25
+    obj = LogisticObjective(X, y, sw.astype(dtype), 0.7, True, K, 2)
+    x = 0.3 * rng.standard_normal(obj.size)
+    v = rng.standard_normal(obj.size)
+    f, g = obj.loss_grad(x)
+    hv = obj.hessp(v)
+    Xt = np.column_stack([X.astype(np.float64), np.ones(n)])
+    Wt = np.column_stack([x[: K * d].reshape(K, d), x[K * d:]])
+    Vt = np.column_stack([v[: K * d].reshape(K, d), v[K * d:]])
+    P = scipy.special.softmax(Xt @ Wt.T, axis=1)
+    sw64 = sw.astype(dtype).astype(np.float64)
+    G = 0.7 * (sw64[:, None] * (P - np.eye(K)[y])).T @ Xt
+    G[:, :d] += Wt[:, :d]
+    T = Xt @ Vt.T
+    U = sw64[:, None] * P * (T - np.sum(P * T, axis=1, keepdims=True))
+    HV = 0.7 * U.T @ Xt
+    HV[:, :d] += Vt[:, :d]
+    for got, ref in ((g, G), (hv, HV)):
+        got = np.column_stack([got[: K * d].reshape(K, d), got[K * d:]])
+        np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol * np.max(np.abs(ref)))
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
