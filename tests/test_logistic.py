@@ -433,3 +433,44 @@ def test_hessian_diagonal(sparse, n_classes, index_dtype):
     ref = np.diag(obj.hess())
     m = obj.n_coef if n_classes > 2 else obj.size
     np.testing.assert_allclose(diag[:m], ref[:m], rtol=1e-12)
+
+
+# ---- the quasi-Newton preconditioner of newton-cg -----------------------------------------------
+
+@pytest.mark.parametrize("jacobi", [False, True])
+def test_quasi_newton_preconditioner(jacobi):
+    """From the (d, H d) pairs of a CG solve that explored the whole space, the compact inverse BFGS
+    matrix is H^-1 itself; from fewer pairs it is still symmetric positive definite, and exact on
+    the span of the H d's."""
+    from sce._solvers import _cg, _QuasiNewtonPreconditioner
+    rng = np.random.default_rng(0)
+    n = 12
+    Q = rng.standard_normal((n, n))
+    H = Q @ Q.T + 0.5 * np.eye(n)
+    g = rng.standard_normal(n)
+    diag = np.diag(H).copy() if jacobi else None
+    p, steps, pairs = _cg(lambda v: H @ v, g, 1e-14, n, n_pairs=n)
+    np.testing.assert_allclose(H @ p, -g, atol=1e-8 * np.abs(g).max())
+    assert steps == len(pairs) == n
+    M = _QuasiNewtonPreconditioner(pairs, diag)
+    Minv = np.column_stack([M(e) for e in np.eye(n)])
+    np.testing.assert_allclose(Minv, np.linalg.inv(H), rtol=1e-6, atol=1e-8)
+    _, _, few = _cg(lambda v: H @ v, g, 1e-14, 4, n_pairs=4)
+    M = _QuasiNewtonPreconditioner(few, diag)
+    Minv = np.column_stack([M(e) for e in np.eye(n)])
+    np.testing.assert_allclose(Minv, Minv.T, atol=1e-10)
+    assert np.linalg.eigvalsh(Minv).min() > 0
+    for s, y in few:  # secant equations: M^-1 (H s) = s
+        np.testing.assert_allclose(M(y), s, rtol=1e-8, atol=1e-10)
+
+
+def test_cg_keeps_a_bounded_number_of_pairs():
+    from sce._solvers import _cg
+    rng = np.random.default_rng(1)
+    n = 60
+    Q = rng.standard_normal((n, n))
+    H = Q @ Q.T + 1e-3 * np.eye(n)
+    _, steps, pairs = _cg(lambda v: H @ v, rng.standard_normal(n), 1e-12, 50, n_pairs=5)
+    assert steps == 50 and len(pairs) == 5
+    for s, y in pairs:
+        np.testing.assert_allclose(H @ s, y)
