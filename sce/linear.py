@@ -24,6 +24,22 @@ from ._threads import effective_n_threads
 _CHOLESKY_MAX_PARAMS = 10
 
 
+def _encode_labels(y):
+    """(classes, y as indices into classes), as LabelEncoder; integer labels in a range of at most
+    about len(y) values are counted (O(n)) instead of sorted (np.unique: 1.1 ms for 50000 labels)."""
+    small_int = y.dtype.kind == "i" or (y.dtype.kind == "u" and y.dtype.itemsize < 8)
+    if y.ndim == 1 and y.size and small_int:
+        lo, hi = int(y.min()), int(y.max())
+        if hi - lo <= max(y.size, 1024):
+            shifted = y.astype(np.int64) - lo
+            present = np.bincount(shifted) > 0
+            index = np.cumsum(present) - 1
+            return (np.flatnonzero(present) + lo).astype(y.dtype), index[shifted]
+    le = LabelEncoder()
+    y_enc = le.fit_transform(y)
+    return le.classes_, y_enc
+
+
 class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
     """L2-regularized logistic regression (binary and multinomial), a drop-in for
     ``sklearn.linear_model.LogisticRegression``.
@@ -128,9 +144,7 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
                              order="C", accept_large_sparse=True)
         if not (y.ndim == 1 and y.dtype.kind in "biu"):  # integer labels are always classes
             check_classification_targets(y)
-        le = LabelEncoder()
-        y_enc = le.fit_transform(y)
-        self.classes_ = le.classes_
+        self.classes_, y_enc = _encode_labels(y)
         n_classes = len(self.classes_)
         if n_classes < 2:
             raise ValueError(

@@ -474,3 +474,17 @@ def test_cg_keeps_a_bounded_number_of_pairs():
     assert steps == 50 and len(pairs) == 5
     for s, y in pairs:
         np.testing.assert_allclose(H @ s, y)
+
+
+@pytest.mark.parametrize("y", [np.array([5, -3, 5, 7, -3], dtype=np.int8), np.array([-100, 100, 0], dtype=np.int8),
+                               np.array([2**64 - 1, 3, 2**64 - 1], dtype=np.uint64), np.array([2, 9, 9, 4], dtype=np.uint16),
+                               np.array([0, 10**12, 3]), np.array([True, False, True]),
+                               np.array(["b", "a", "b"]), np.array([1.0, 3.0, 1.0])])
+def test_encode_labels_as_label_encoder(y):
+    from sklearn.preprocessing import LabelEncoder
+    from sce.linear import _encode_labels
+    classes, y_enc = _encode_labels(y)
+    le = LabelEncoder().fit(y)
+    assert classes.dtype == le.classes_.dtype
+    np.testing.assert_array_equal(classes, le.classes_)
+    np.testing.assert_array_equal(y_enc, le.transform(y))
