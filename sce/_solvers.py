@@ -72,7 +72,7 @@ def _line_search(obj, x, f, g, p):
 def _cg(hessp, g, rtol, max_iter, precond=None, n_pairs=0):
     """Preconditioned conjugate gradients for H p = -g, stopped at ||H p + g|| <= rtol ||g||;
     precond(r) applies M^-1 for a preconditioner M ~ H, or is None.  Returns p, the number of
-    H-products and up to n_pairs (d, H d) pairs spread evenly over the iterations."""
+    H-products and up to n_pairs (d, H d) pairs spread over the iterations."""
     p = np.zeros_like(g)
     r = -g.copy()
     z = precond(r) if precond is not None else r
@@ -116,7 +116,10 @@ class _QuasiNewtonPreconditioner:
     def __init__(self, pairs, jacobi=None):
         self.S = np.array([s for s, _ in pairs])
         Y = np.array([y for _, y in pairs])
-        self.h0 = 1.0 / jacobi if jacobi is not None else float(self.S[-1] @ Y[-1]) / float(Y[-1] @ Y[-1])
+        if jacobi is not None:
+            self.h0 = 1.0 / jacobi
+        else:
+            self.h0 = float(self.S[-1] @ Y[-1]) / float(Y[-1] @ Y[-1])
         self.H0Y = Y * self.h0
         SY = self.S @ Y.T
         Rinv = scipy.linalg.solve_triangular(np.triu(SY), np.eye(len(pairs)))
@@ -167,6 +170,9 @@ def newton_cg(obj, x0, tol, max_iter, verbose=0):
     _QN_MIN_CG steps or more (an ill-conditioned Hessian that changes slowly from step to step),
     the quasi-Newton preconditioner of that solve's (d, H d) pairs over it for the next one."""
     qn = {"pairs": [], "steps": 0}
+    # at most 2 n_pairs pairs of vectors are held during a solve: 64 MB at most
+    n_pairs = min(_QN_PAIRS, (1 << 21) // max(obj.size, 1))
+    n_pairs = n_pairs if n_pairs >= 2 else 0
 
     def direction(x, g, mon):
         jacobi = obj.cg_preconditioner()
@@ -178,7 +184,7 @@ def newton_cg(obj, x0, tol, max_iter, verbose=0):
         r = gn / mon.g_ref if mon.g_ref > 0 else 1.0
         rtol = min(0.5, np.sqrt(r), max(10.0 * r, tol))
         p, qn["steps"], qn["pairs"] = _cg(obj.hessp, g, rtol, max_iter=max(20, min(obj.size, 500)),
-                                          precond=precond, n_pairs=_QN_PAIRS)
+                                          precond=precond, n_pairs=n_pairs)
         return p
     with _serial_blas():  # the preconditioner's small products, between the threaded passes
         return _newton(obj, x0, tol, max_iter, verbose, direction, "newton-cg")

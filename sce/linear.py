@@ -70,7 +70,8 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         (n_features + 1)) is at most 10, or for binary CSR X with at most 1000 parameters and 64
         non-zeros per row on average (the Hessian then costs sum_i nnz_i^2 to form); otherwise
         "newton-cg" (which never forms the Hessian, so it has no pathological case in n_features;
-        for CSR X its CG is preconditioned by the Hessian's diagonal).
+        for CSR X its CG is preconditioned by the Hessian's diagonal, and once a CG solve takes 8
+        steps or more, by the quasi-Newton matrix of that solve's products for the next one).
     class_weight : dict or "balanced", default=None
         As in scikit-learn ("balanced" uses the sample-weighted class counts).
     warm_start : bool, default=False
