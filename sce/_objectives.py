@@ -103,6 +103,33 @@ class LogisticObjective:
         self.n_passes += 1
         return self._pack_grad(raw, v[: self.n_coef])
 
+    def row_subsample(self, step):
+        """The objective over every step-th row (a copy of those rows), its sample weights scaled
+        by sum(s) / sum(s_sub) so that its Hessian estimates this one's, or None when those rows
+        carry no weight.  Its hessp uses the curvature of this objective's last loss_grad, taken
+        over by follow_curvature()."""
+        rows = slice(None, None, step)
+        sw = self.sw[rows]
+        sub_total = float(sw.sum(dtype=np.float64))
+        if not sub_total > 0:
+            return None
+        scale = float(self.sw.sum(dtype=np.float64)) / sub_total
+        X = self.X[rows] if self.sparse else np.ascontiguousarray(self.X[rows])
+        sub = LogisticObjective(X, self.y[rows], sw * self.dtype.type(scale), 1.0,
+                                self.fit_intercept, self.K if self.multinomial else 2,
+                                self.n_threads)
+        sub.a, sub.lam = self.a, self.lam
+        sub._source = (self, rows, scale)
+        return sub
+
+    def follow_curvature(self):
+        """Copy the curvature of the objective this one subsamples (its last loss_grad point)."""
+        source, rows, scale = self._source
+        if self.multinomial:
+            self.prob[...] = source.prob[rows]
+        else:  # hdiag holds s_i sigma_i (1 - sigma_i)
+            np.multiply(source.hdiag[rows], self.dtype.type(scale), out=self.hdiag)
+
     def cg_preconditioner(self):
         """Diagonal (Jacobi) preconditioner for CG at the current point, or None.  Used for CSR X,
         whose columns typically differ widely in frequency: there it cut CG steps 1.4-1.7x here

@@ -72,6 +72,9 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         "newton-cg" (which never forms the Hessian, so it has no pathological case in n_features;
         for CSR X its CG is preconditioned by the Hessian's diagonal, and once a CG solve takes 8
         steps or more, by the quasi-Newton matrix of that solve's products for the next one).
+        For dense X with at least 128 rows per parameter, newton-cg keeps a copy of every k-th
+        row (k <= 8, at least 64 rows per parameter) and runs its CG on their Hessian while the
+        steps it gives shrink the objective fast enough; otherwise on the exact one.
     class_weight : dict or "balanced", default=None
         As in scikit-learn ("balanced" uses the sample-weighted class counts).
     warm_start : bool, default=False

@@ -488,3 +488,84 @@ def test_encode_labels_as_label_encoder(y):
     assert classes.dtype == le.classes_.dtype
     np.testing.assert_array_equal(classes, le.classes_)
     np.testing.assert_array_equal(y_enc, le.transform(y))
+
+
+# ---- the subsampled Hessian of newton-cg ----------------------------------------------------------
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_row_subsample_hessian(n_classes, dtype):
+    """The subsample's H v is that of the objective written over its rows, weights scaled by
+    sum(s) / sum(s_sub), at the curvature of the full objective's last loss_grad point."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((500, 7)).astype(dtype)
+    y = rng.integers(0, n_classes, 500)
+    yy = y if n_classes > 2 else (y == 1).astype(dtype)
+    sw = (rng.random(500) + 0.5).astype(dtype)
+    obj = LogisticObjective(X, yy, sw, 0.3, True, n_classes, 2)
+    sub = obj.row_subsample(6)
+    scale = sw.astype(np.float64).sum() / sw[::6].astype(np.float64).sum()
+    ref = LogisticObjective(X[::6].copy(), yy[::6], sw[::6] * dtype(scale), 0.3, True, n_classes, 2)
+    x = rng.standard_normal(obj.size) * 0.3
+    v = rng.standard_normal(obj.size)
+    obj.loss_grad(x)
+    sub.follow_curvature()
+    ref.loss_grad(x)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(sub.hessp(v), ref.hessp(v), rtol=rtol, atol=rtol * np.abs(ref.hessp(v)).max())
+    sw[::6] = 0
+    assert LogisticObjective(X, yy, sw, 0.3, True, n_classes, 2).row_subsample(6) is None
+
+
+def _tall_problem(n_classes, hidden_rows=False, seed=0):
+    rng = np.random.default_rng(seed)
+    n, d = 24000, 8
+    X = rng.standard_normal((n, d))
+    W = rng.standard_normal((n_classes, d))
+    if hidden_rows:  # a strong feature present only in rows that every 8th row never meets
+        X[:, 0] = np.where(np.arange(n) % 8 == 3, 4.0 * rng.standard_normal(n), 0.0)
+        W[:, 0] *= 3
+    Z = X @ W.T + rng.gumbel(size=(n, n_classes))
+    y = Z.argmax(axis=1)
+    sw = rng.random(n) + 0.5
+    return X, (y if n_classes > 2 else y == 1), sw
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("hidden_rows", [False, True])
+def test_newton_cg_subsampled_hessian(n_classes, hidden_rows):
+    """With n >> parameters newton-cg steps with the Hessian of every 8th row: only loss_grad reads
+    all of X.  When those rows miss curvature it turns to the exact Hessian.  Either way it reaches
+    the exact Newton solution's objective to tol**2."""
+    from sce._solvers import newton_cg, newton_cholesky
+    X, y, sw = _tall_problem(n_classes, hidden_rows)
+    k = 3 if n_classes > 2 else 1
+    exact = newton_cholesky(LogisticObjective(X, y, sw, 1.0, True, n_classes, 2), np.zeros(k * 9),
+                            1e-8, 100)
+    obj = LogisticObjective(X, y, sw, 1.0, True, n_classes, 2)
+    res = newton_cg(obj, np.zeros(obj.size), 1e-4, 100)
+    assert res.converged and res.n_iter <= 10
+    assert res.f - exact.f <= 1e-8 * exact.f
+    extra_passes = obj.n_passes - 1 - res.n_iter  # beyond one loss_grad per step
+    if hidden_rows:
+        assert extra_passes > 2  # full H v products were taken
+    else:
+        assert extra_passes == 0
+
+
+def test_newton_retries_a_rejected_approximate_step():
+    """A step from an approximate Hessian is taken at full length or not at all; when it fails the
+    Armijo test the direction is asked again, in exact mode, from the same point."""
+    from sce._solvers import _newton
+    X, y, sw = _tall_problem(2)
+    obj = LogisticObjective(X, y, sw, 1.0, True, 2, 2)
+    H_calls = []
+
+    def direction(x, f, g, mon):
+        H_calls.append(direction.approximate)
+        p = -np.linalg.solve(obj.hess(), g)
+        return 50 * p if direction.approximate else p
+    direction.approximate = True
+    res = _newton(obj, np.zeros(obj.size), 1e-4, 100, 0, direction, "test")
+    assert H_calls[:2] == [True, False] and not any(H_calls[1:])
+    assert obj.n_passes == 2 + 1 + res.n_iter  # rejected trial + restore, then one per step
