@@ -11,6 +11,7 @@ once per loss_grad / hessp call.
 """
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.validation import _assert_all_finite
 
 from . import _core
 
@@ -39,6 +40,7 @@ class LogisticObjective:
         self._raw = np.empty(self.K * (self.d + 1), dtype=np.float64)
         self.n_passes = 0  # reads of X so far (loss_grad + hessp calls)
         self._x_tilde = None  # float64 [X, 1] of a small dense X, for the Gram matrices
+        self._input_checked = False  # X's values are checked by the first loss_grad (see there)
 
     # -- packing -----------------------------------------------------------------------------
     def unpack(self, x):
@@ -64,7 +66,12 @@ class LogisticObjective:
 
     # -- evaluations ---------------------------------------------------------------------------
     def loss_grad(self, x):
-        """f(x) and its gradient; keeps the curvature at x for the next hessp / hess."""
+        """f(x) and its gradient; keeps the curvature at x for the next hessp / hess.
+
+        The first call also validates X: a NaN or infinity in X makes f or the gradient non-finite
+        (its row's logit is NaN or infinite, since inf * 0 = NaN, and its column's gradient sum gets
+        NaN or inf * r), and only then is X scanned for scikit-learn's error.  That spares fit the
+        separate pass of check_array's test (0.8 ms on 50000 x 100 float32, 15% of a fit)."""
         W, b = self.unpack(x)
         raw = self._raw
         nt = self.n_threads
@@ -83,7 +90,13 @@ class LogisticObjective:
         self.n_passes += 1
         x_coef = x[: self.n_coef]
         f = self.a * loss + 0.5 * self.lam * float(x_coef @ x_coef)
-        return f, self._pack_grad(raw, x_coef)
+        grad = self._pack_grad(raw, x_coef)
+        if not self._input_checked:
+            self._input_checked = True
+            if not (np.isfinite(f) and np.isfinite(grad).all()):
+                _assert_all_finite(self.X.data if self.sparse else self.X, input_name="X",
+                                   estimator_name="LogisticClassifier")
+        return f, grad
 
     def hessp(self, v):
         """Hessian at the point of the last loss_grad call, times v."""

@@ -144,8 +144,9 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
             Non-negative weights.
         """
         self._validate_params()
+        # X's values are checked for NaN / inf by the objective's first evaluation
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
-                             order="C", accept_large_sparse=True)
+                             order="C", accept_large_sparse=True, ensure_all_finite=False)
         if not (y.ndim == 1 and y.dtype.kind in "biu"):  # integer labels are always classes
             check_classification_targets(y)
         self.classes_, y_enc = _encode_labels(y)

@@ -569,3 +569,26 @@ def test_newton_retries_a_rejected_approximate_step():
     res = _newton(obj, np.zeros(obj.size), 1e-4, 100, 0, direction, "test")
     assert H_calls[:2] == [True, False] and not any(H_calls[1:])
     assert obj.n_passes == 2 + 1 + res.n_iter  # rejected trial + restore, then one per step
+
+
+@pytest.mark.parametrize("solver", ["newton-cg", "newton-cholesky", "lbfgs"])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("n_classes", [2, 5])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_nonfinite_X_found_by_the_first_evaluation(solver, sparse, n_classes, value):
+    """fit validates X's values through its first loss + gradient: a NaN or infinity anywhere (a
+    zero-weight row, the last column, from a warm start) raises scikit-learn's error."""
+    X, y = make_classification(400, 7, n_informative=4, n_classes=n_classes, random_state=0)
+    sw = np.ones(400)
+    sw[17] = 0.0
+    for dtype in (np.float64, np.float32):
+        for row, col, warm in ((17, 6, False), (399, 0, False), (5, 3, True)):
+            m = LogisticClassifier(solver=solver, warm_start=warm)
+            if warm:
+                m.fit(X, y)
+            Xbad = X.astype(dtype)
+            Xbad[row, col] = value
+            Xbad = sp.csr_matrix(Xbad) if sparse else Xbad
+            what = "NaN" if np.isnan(value) else "infinity or a value too large"
+            with pytest.raises(ValueError, match=f"Input X contains {what}"):
+                m.fit(Xbad, y, sample_weight=sw)
