@@ -67,6 +67,8 @@ cdef extern from "sce_kernels.h" nogil:
     void sce_sq_colsums_csr_i64_f64(sce_int n, sce_int d, sce_int K, const double *data, const int64_t *indices, const int64_t *indptr, const double *C, double *out, int n_threads)
     void sce_sq_colsums_csr_i32_f32(sce_int n, sce_int d, sce_int K, const float *data, const int32_t *indices, const int32_t *indptr, const double *C, double *out, int n_threads)
     void sce_sq_colsums_csr_i64_f32(sce_int n, sce_int d, sce_int K, const float *data, const int64_t *indices, const int64_t *indptr, const double *C, double *out, int n_threads)
+    void sce_gram_dense_f64(sce_int n, sce_int d, const double *X, const double *weights, int fit_intercept, double *out, int n_threads)
+    void sce_gram_dense_f32(sce_int n, sce_int d, const float *X, const float *weights, int fit_intercept, double *out, int n_threads)
     void sce_gram_csr_i32_f64(sce_int n, sce_int d, const double *data, const int32_t *indices, const int32_t *indptr, const double *weights, int fit_intercept, int sorted_indices, double *out, int n_threads)
     void sce_gram_csr_i32_f32(sce_int n, sce_int d, const float *data, const int32_t *indices, const int32_t *indptr, const float *weights, int fit_intercept, int sorted_indices, double *out, int n_threads)
     void sce_gram_csr_i64_f64(sce_int n, sce_int d, const double *data, const int64_t *indices, const int64_t *indptr, const double *weights, int fit_intercept, int sorted_indices, double *out, int n_threads)
@@ -361,6 +363,19 @@ def sq_colsums_csr(const floating[::1] data, const index_t[::1] indices, const i
                 sce_sq_colsums_csr_i32_f32(n, d, K, dp, ip, &indptr[0], cp, &out[0], n_threads)
             else:
                 sce_sq_colsums_csr_i64_f32(n, d, K, dp, ip, &indptr[0], cp, &out[0], n_threads)
+
+
+def gram_dense(const floating[:, ::1] X, const floating[::1] weights, bint fit_intercept,
+               double[:, ::1] out, int n_threads):
+    """Upper triangle of X~^T diag(weights) X~ (X~ = [X, 1] with an intercept) into out."""
+    cdef sce_int n = X.shape[0], d = X.shape[1]
+    cdef const floating *xp = &X[0, 0] if n > 0 and d > 0 else NULL
+    cdef const floating *wp = &weights[0] if n > 0 else NULL
+    with nogil:
+        if floating is double:
+            sce_gram_dense_f64(n, d, xp, wp, fit_intercept, &out[0, 0], n_threads)
+        else:
+            sce_gram_dense_f32(n, d, xp, wp, fit_intercept, &out[0, 0], n_threads)
 
 
 def gram_csr(const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,

@@ -18,9 +18,9 @@ from ._threads import effective_n_threads
 
 # "auto" uses exact Newton (Cholesky on the full Hessian) up to this many parameters for any X,
 # and whenever forming the Hessian is cheap (LogisticObjective.gram_is_cheap: binary CSR with few
-# non-zeros per row); Newton-CG otherwise.  Measured here (median of 3 fits): a9a (CSR, 124
-# parameters) Cholesky 12 ms vs CG 85 ms; ijcnn1 (dense, 23) CG 20 ms vs Cholesky 104 ms; dense
-# 200000 x 100: CG 121 ms vs Cholesky 672 ms.
+# non-zeros per row, dense X with few columns); Newton-CG otherwise.  Measured here (medians):
+# a9a (CSR, 124 parameters) Cholesky 12 ms vs CG 85 ms; ijcnn1 (dense, 23) Cholesky 6.4 ms vs CG
+# 9.2 ms; breast_cancer (31) 0.71 vs 0.93 ms.
 _CHOLESKY_MAX_PARAMS = 10
 
 
@@ -67,8 +67,10 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         Maximum number of solver iterations (Newton steps, or L-BFGS iterations).
     solver : {"auto", "newton-cg", "newton-cholesky", "lbfgs"}, default="auto"
         "auto" takes "newton-cholesky" when the number of parameters (coefficient rows *
-        (n_features + 1)) is at most 10, or for binary CSR X with at most 1000 parameters and 64
-        non-zeros per row on average (the Hessian then costs sum_i nnz_i^2 to form); otherwise
+        (n_features + 1)) is at most 10, for binary CSR X with at most 1000 parameters and 64
+        non-zeros per row on average (the Hessian then costs sum_i nnz_i^2 to form), or for dense
+        X whose Hessian blocks, n_classes (n_classes + 1) / 2 of them for multinomial, have at
+        most 32 columns (n_features + 1) together; otherwise
         "newton-cg" (which never forms the Hessian, so it has no pathological case in n_features;
         for CSR X its CG is preconditioned by the Hessian's diagonal, and once a CG solve takes 8
         steps or more, by the quasi-Newton matrix of that solve's products for the next one).

@@ -568,7 +568,8 @@ def test_newton_retries_a_rejected_approximate_step():
     direction.approximate = True
     res = _newton(obj, np.zeros(obj.size), 1e-4, 100, 0, direction, "test")
     assert H_calls[:2] == [True, False] and not any(H_calls[1:])
-    assert obj.n_passes == 2 + 1 + res.n_iter  # rejected trial + restore, then one per step
+    # the first point, the rejected trial and the restore, one per step, one per Hessian
+    assert obj.n_passes == 3 + res.n_iter + len(H_calls)
 
 
 @pytest.mark.parametrize("solver", ["newton-cg", "newton-cholesky", "lbfgs"])
@@ -592,3 +593,33 @@ def test_nonfinite_X_found_by_the_first_evaluation(solver, sparse, n_classes, va
             what = "NaN" if np.isnan(value) else "infinity or a value too large"
             with pytest.raises(ValueError, match=f"Input X contains {what}"):
                 m.fit(Xbad, y, sample_weight=sw)
+
+
+@pytest.mark.parametrize("n", [1, 6, 203, 20000])
+@pytest.mark.parametrize("d", [1, 3, 29])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gram_dense_kernel(n, d, fit_intercept, dtype):
+    """Upper triangle of [X, 1]^T diag(c) [X, 1] against float64 numpy, for every count of rows left
+    over by the groups of four and both thread paths."""
+    from sce import _core
+    rng = np.random.default_rng(n + d)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    c = rng.random(n).astype(dtype)
+    Xt = np.column_stack([X, np.ones(n)]) if fit_intercept else X.astype(np.float64)
+    ref = Xt.T @ (Xt * c.astype(np.float64)[:, None])
+    for threads in (1, 2):
+        G = np.zeros((Xt.shape[1],) * 2)
+        _core.gram_dense(X, c, fit_intercept, G, threads)
+        np.testing.assert_allclose(np.triu(G), np.triu(ref), rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+        assert not np.tril(G, -1).any()
+
+
+@pytest.mark.parametrize("n_features, n_classes, expected", [
+    (31, 2, "newton-cholesky"), (32, 2, "newton-cg"),  # one Gram matrix of n_features + 1 columns
+    (4, 3, "newton-cholesky"), (5, 3, "newton-cg"),    # six of them
+])
+def test_auto_solver_dense(n_features, n_classes, expected):
+    X, y = make_classification(200, n_features, n_informative=2, n_redundant=0,
+                               n_classes=n_classes, n_clusters_per_class=1, random_state=0)
+    assert LogisticClassifier().fit(X, y).solver_ == expected
