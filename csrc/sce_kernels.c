@@ -1,6 +1,7 @@
 /* sce_kernels.c -- threading driver, and both precisions of the kernels from one template. */
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "sce_kernels.h"
@@ -124,24 +125,26 @@ static int sce_glm_threads(sce_int n, sce_int work_per_row, int n_threads)
 
 /* Run fn over rows [0, n) split into one contiguous range per thread; each thread accumulates into
  * its own zeroed vector of length m.  The vectors (into out) and the returned sums are added in
- * thread order: deterministic for a fixed thread count. */
+ * thread order: deterministic for a fixed thread count.  The vectors start on cache lines of their
+ * own: a thread's vector sharing a line with another's (out next to a malloc'ed block, as it
+ * happened in some processes) made the Gram kernel's two threads slower than one. */
+#define SCE_LINE 64
 static double sce_run_rows(sce_rows_fn fn, const void *ctx, sce_int n, sce_int m, int n_threads,
                            double *out)
 {
-    for (sce_int j = 0; j < m; j++)
-        out[j] = 0.0;
-    double *extra = NULL, *losses = NULL;
+    const sce_int per_line = SCE_LINE / (sce_int)sizeof(double);
+    const sce_int stride = (m + 1 + per_line - 1) / per_line * per_line; /* m sums and the loss */
+    void *block = NULL;
 #ifdef _OPENMP
-    if (n_threads > 1) {
-        extra = (double *)calloc((size_t)(n_threads - 1) * (size_t)m, sizeof(double));
-        losses = (double *)calloc((size_t)n_threads, sizeof(double));
-    }
+    if (n_threads > 1)
+        block = calloc((size_t)n_threads * (size_t)stride + (size_t)per_line, sizeof(double));
 #endif
-    if (extra == NULL || losses == NULL) {
-        free(extra);
-        free(losses);
+    if (block == NULL) {
+        for (sce_int j = 0; j < m; j++)
+            out[j] = 0.0;
         return fn(ctx, 0, n, out);
     }
+    double *accs = (double *)(((uintptr_t)block + SCE_LINE - 1) & ~(uintptr_t)(SCE_LINE - 1));
     int team = 1;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads)
@@ -149,18 +152,20 @@ static double sce_run_rows(sce_rows_fn fn, const void *ctx, sce_int n, sce_int m
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         if (t == 0)
             team = nt;
-        losses[t] = fn(ctx, n * t / nt, n * (t + 1) / nt, t == 0 ? out : extra + (size_t)(t - 1) * m);
+        double *acc = accs + (size_t)t * stride;
+        acc[m] = fn(ctx, n * t / nt, n * (t + 1) / nt, acc);
     }
 #endif
-    double loss = losses[0];
+    for (sce_int j = 0; j < m; j++)
+        out[j] = accs[j];
+    double loss = accs[m];
     for (int t = 1; t < team; t++) {
-        const double *acc = extra + (size_t)(t - 1) * m;
+        const double *acc = accs + (size_t)t * stride;
         for (sce_int j = 0; j < m; j++)
             out[j] += acc[j];
-        loss += losses[t];
+        loss += acc[m];
     }
-    free(extra);
-    free(losses);
+    free(block);
     return loss;
 }
 
