@@ -181,8 +181,9 @@ def newton_cg(obj, x0, tol, max_iter, verbose=0):
 class _NewtonCGDirection:
     """Newton-CG steps.
 
-    Hessian: with many more rows than parameters (dense X, n >= 2 _SUB_ROWS size), CG runs on the
-    Hessian of every k-th row (k <= _SUB_MAX_STEP, at least _SUB_ROWS rows per parameter), scaled
+    Hessian: with many more rows than parameters (dense X, n >= _SUB_MIN_STEP _SUB_ROWS size), CG
+    runs on the Hessian of every k-th row (_SUB_MIN_STEP <= k <= _SUB_MAX_STEP, at least _SUB_ROWS
+    rows per parameter; their copy is at most a quarter of X), scaled
     to the whole: each CG step then costs 1/k of a pass, and the steps converge linearly at a
     rate set by how well those rows represent the curvature (Byrd, Chin, Neveitt and Nocedal,
     2011).  Such a step is "approximate": it must be accepted at full length, and the solver turns
@@ -200,7 +201,7 @@ class _NewtonCGDirection:
         self.n_pairs = n_pairs if n_pairs >= 2 else 0
         self.pairs, self.steps = [], 0
         k = 0 if obj.sparse else min(_SUB_MAX_STEP, obj.n // (_SUB_ROWS * max(obj.size, 1)))
-        self.sub = obj.row_subsample(k) if k >= 2 else None
+        self.sub = obj.row_subsample(k) if k >= _SUB_MIN_STEP else None
         self.approximate = self.sub is not None
         self.last_gap = None
 
@@ -230,9 +231,10 @@ class _NewtonCGDirection:
         return p
 
 
-# Subsampled Hessian of newton_cg: rows per parameter at least, largest row step, and the factor by
-# which the Newton decrement must shrink per approximate step once it is below 1e-2 |f|.
+# Subsampled Hessian of newton_cg: rows per parameter at least, smallest and largest row step, and
+# the factor by which the Newton decrement must shrink per approximate step once it is below 1e-2 |f|.
 _SUB_ROWS = 64
+_SUB_MIN_STEP = 4
 _SUB_MAX_STEP = 8
 _SUB_MIN_RATE = 0.25
 # Quasi-Newton preconditioner of newton_cg: pairs kept from a CG solve, and the CG steps from which

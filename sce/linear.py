@@ -74,9 +74,9 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         "newton-cg" (which never forms the Hessian, so it has no pathological case in n_features;
         for CSR X its CG is preconditioned by the Hessian's diagonal, and once a CG solve takes 8
         steps or more, by the quasi-Newton matrix of that solve's products for the next one).
-        For dense X with at least 128 rows per parameter, newton-cg keeps a copy of every k-th
-        row (k <= 8, at least 64 rows per parameter) and runs its CG on their Hessian while the
-        steps it gives shrink the objective fast enough; otherwise on the exact one.
+        For dense X with at least 256 rows per parameter, newton-cg keeps a copy of every k-th
+        row (4 <= k <= 8, at least 64 rows per parameter) and runs its CG on their Hessian while
+        the steps it gives shrink the objective fast enough; otherwise on the exact one.
     class_weight : dict or "balanced", default=None
         As in scikit-learn ("balanced" uses the sample-weighted class counts).
     warm_start : bool, default=False
@@ -140,7 +140,8 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             float32 is kept (and fitted in float32); other dtypes become float64.  C-contiguous
-            float arrays and CSR matrices are used without a copy.
+            float arrays and CSR matrices are used without a copy (newton-cg may copy a subsample
+            of the rows, see solver).
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights.
