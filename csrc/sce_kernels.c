@@ -124,27 +124,35 @@ static int sce_glm_threads(sce_int n, sce_int work_per_row, int n_threads)
 }
 
 /* Run fn over rows [0, n) split into one contiguous range per thread; each thread accumulates into
- * its own zeroed vector of length m.  The vectors (into out) and the returned sums are added in
- * thread order: deterministic for a fixed thread count.  The vectors start on cache lines of their
- * own: a thread's vector sharing a line with another's (out next to a malloc'ed block, as it
- * happened in some processes) made the Gram kernel's two threads slower than one. */
+ * its own zeroed vector of length m (thread 0 into out).  The vectors and the returned sums are
+ * added in thread order: deterministic for a fixed thread count.  The other threads' vectors start
+ * on cache lines of their own, a whole line away from anything else: out's last line shared with
+ * the next thread's vector (the malloc'ed block right after it, as happened in some processes) made
+ * the Gram kernel's two threads slower than one. */
 #define SCE_LINE 64
 static double sce_run_rows(sce_rows_fn fn, const void *ctx, sce_int n, sce_int m, int n_threads,
                            double *out)
 {
+    for (sce_int j = 0; j < m; j++)
+        out[j] = 0.0;
     const sce_int per_line = SCE_LINE / (sce_int)sizeof(double);
-    const sce_int stride = (m + 1 + per_line - 1) / per_line * per_line; /* m sums and the loss */
+    const sce_int stride = (m + per_line - 1) / per_line * per_line + per_line; /* + a gap line */
     void *block = NULL;
+    double *losses = NULL;
 #ifdef _OPENMP
-    if (n_threads > 1)
-        block = calloc((size_t)n_threads * (size_t)stride + (size_t)per_line, sizeof(double));
+    if (n_threads > 1) {
+        block = calloc((size_t)(n_threads - 1) * (size_t)stride + 2 * (size_t)per_line,
+                       sizeof(double));
+        losses = (double *)calloc((size_t)n_threads * (size_t)per_line, sizeof(double));
+    }
 #endif
-    if (block == NULL) {
-        for (sce_int j = 0; j < m; j++)
-            out[j] = 0.0;
+    if (block == NULL || losses == NULL) {
+        free(block);
+        free(losses);
         return fn(ctx, 0, n, out);
     }
-    double *accs = (double *)(((uintptr_t)block + SCE_LINE - 1) & ~(uintptr_t)(SCE_LINE - 1));
+    /* first vector: past the first whole line of the block */
+    double *extra = (double *)(((uintptr_t)block + 2 * SCE_LINE - 1) & ~(uintptr_t)(SCE_LINE - 1));
     int team = 1;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads)
@@ -152,20 +160,19 @@ static double sce_run_rows(sce_rows_fn fn, const void *ctx, sce_int n, sce_int m
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         if (t == 0)
             team = nt;
-        double *acc = accs + (size_t)t * stride;
-        acc[m] = fn(ctx, n * t / nt, n * (t + 1) / nt, acc);
+        double *acc = t == 0 ? out : extra + (size_t)(t - 1) * stride;
+        losses[t * per_line] = fn(ctx, n * t / nt, n * (t + 1) / nt, acc);
     }
 #endif
-    for (sce_int j = 0; j < m; j++)
-        out[j] = accs[j];
-    double loss = accs[m];
+    double loss = losses[0];
     for (int t = 1; t < team; t++) {
-        const double *acc = accs + (size_t)t * stride;
+        const double *acc = extra + (size_t)(t - 1) * stride;
         for (sce_int j = 0; j < m; j++)
             out[j] += acc[j];
-        loss += acc[m];
+        loss += losses[t * per_line];
     }
     free(block);
+    free(losses);
     return loss;
 }
 
