@@ -263,6 +263,7 @@ class LogisticObjective:
                 G[d, :d] += col
         if self.fit_intercept:
             G[d, d] = c.sum()
+        self.n_passes += 1
         return G
 
 

@@ -623,3 +623,16 @@ def test_auto_solver_dense(n_features, n_classes, expected):
     X, y = make_classification(200, n_features, n_informative=2, n_redundant=0,
                                n_classes=n_classes, n_clusters_per_class=1, random_state=0)
     assert LogisticClassifier().fit(X, y).solver_ == expected
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_hessian_gram_kernel_and_blas_agree(monkeypatch, n_classes, fit_intercept):
+    """Dense hess(): the Gram kernel (up to _GRAM_KERNEL_MAX_COLS columns) and the float64 BLAS
+    blocks beyond give the same matrix."""
+    import sce._objectives as objectives
+    obj, X, y, sw, rng = _problem(False, n_classes, fit_intercept)
+    obj.loss_grad(rng.standard_normal(obj.size) * 0.3)
+    H_kernel = obj.hess()
+    monkeypatch.setattr(objectives, "_GRAM_KERNEL_MAX_COLS", 0)
+    np.testing.assert_allclose(obj.hess(), H_kernel, rtol=1e-12, atol=1e-12 * np.abs(H_kernel).max())
