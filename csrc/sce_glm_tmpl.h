@@ -215,6 +215,7 @@ void F(sce_gram_dense)(sce_int n, sce_int d, const T *X, const T *weights, int f
     sce_int dd = d + (fit_intercept ? 1 : 0);
     sce_run_rows(F(sce_gram_dense_rows), &c, n, dd * dd,
                  sce_glm_threads(n, dd * dd, dd * dd > (1 << 22) ? 1 : n_threads), out);
+    sce_mirror_upper(dd, out);
 }
 
 /* ---- multinomial, dense ------------------------------------------------------------------ */
@@ -585,6 +586,7 @@ void F(sce_multinomial_hessp_dense)(sce_int n, sce_int d, sce_int K, const T *X,
         sce_run_rows(F(sce_gram_csr_rows_##ISUF), &c, n, dd * dd,                                   \
                      sce_glm_threads(n, nnz_row * nnz_row, dd * dd > (1 << 22) ? 1 : n_threads),    \
                      out);                                                                          \
+        sce_mirror_upper(dd, out);                                                                  \
     }                                                                                               \
     /* Diagonal of the Hessian blocks: acc[k d + j] += sum_i C[i, k] x_ij^2 and                  \
      * acc[K d + k] += sum_i C[i, k] for the row-major (n, K) curvature weights C. */             \

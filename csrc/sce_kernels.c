@@ -176,6 +176,15 @@ static double sce_run_rows(sce_rows_fn fn, const void *ctx, sce_int n, sce_int m
     return loss;
 }
 
+/* The Gram kernels accumulate the upper triangle of a symmetric row-major (dd, dd) matrix; this
+ * copies it onto the lower one. */
+static void sce_mirror_upper(sce_int dd, double *G)
+{
+    for (sce_int a = 1; a < dd; a++)
+        for (sce_int b = 0; b < a; b++)
+            G[a * dd + b] = G[b * dd + a];
+}
+
 #define SCE_CAT_(a, b) a##_##b
 #define SCE_CAT(a, b) SCE_CAT_(a, b)
 

@@ -80,7 +80,7 @@ int sce_has_openmp(void);
     void sce_sq_colsums_csr_##ISUF##_##SUF(sce_int n, sce_int d, sce_int K, const T *data,           \
                                            const ITYPE *indices, const ITYPE *indptr,                \
                                            const double *C, double *out, int n_threads);             \
-    /* Upper triangle of sum_i w_i x~_i x~_i^T (x~ = [x, 1] with an intercept), row-major (dd, dd). */ \
+    /* sum_i w_i x~_i x~_i^T (x~ = [x, 1] with an intercept), full row-major (dd, dd).            */ \
     void sce_gram_csr_##ISUF##_##SUF(sce_int n, sce_int d, const T *data, const ITYPE *indices,        \
                                      const ITYPE *indptr, const T *weights, int fit_intercept,         \
                                      int sorted_indices, double *out, int n_threads);                  \
@@ -100,7 +100,7 @@ int sce_has_openmp(void);
     void sce_multinomial_hessp_dense_##SUF(sce_int n, sce_int d, sce_int K, const T *X,              \
                                            const T *sw, const T *prob, const T *V, const T *vb,      \
                                            double *out, int n_threads);                              \
-    /* Upper triangle of sum_i w_i x~_i x~_i^T (x~ = [x, 1] with an intercept), row-major (dd, dd). */ \
+    /* sum_i w_i x~_i x~_i^T (x~ = [x, 1] with an intercept), full row-major (dd, dd).            */ \
     void sce_gram_dense_##SUF(sce_int n, sce_int d, const T *X, const T *weights, int fit_intercept,  \
                               double *out, int n_threads);                                           \
     SCE_DECLARE_CSR(T, SUF, int32_t, i32)                                                            \

@@ -367,7 +367,7 @@ def sq_colsums_csr(const floating[::1] data, const index_t[::1] indices, const i
 
 def gram_dense(const floating[:, ::1] X, const floating[::1] weights, bint fit_intercept,
                double[:, ::1] out, int n_threads):
-    """Upper triangle of X~^T diag(weights) X~ (X~ = [X, 1] with an intercept) into out."""
+    """X~^T diag(weights) X~ (X~ = [X, 1] with an intercept) into out (dd, dd)."""
     cdef sce_int n = X.shape[0], d = X.shape[1]
     cdef const floating *xp = &X[0, 0] if n > 0 and d > 0 else NULL
     cdef const floating *wp = &weights[0] if n > 0 else NULL
@@ -381,7 +381,7 @@ def gram_dense(const floating[:, ::1] X, const floating[::1] weights, bint fit_i
 def gram_csr(const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
              sce_int d, const floating[::1] weights, bint fit_intercept, bint sorted_indices,
              double[:, ::1] out, int n_threads):
-    """Upper triangle of X~^T diag(weights) X~ (X~ = [X, 1] with an intercept) into out."""
+    """X~^T diag(weights) X~ (X~ = [X, 1] with an intercept) into out (dd, dd)."""
     cdef sce_int n = indptr.shape[0] - 1
     cdef const floating *dp = &data[0] if data.shape[0] > 0 else NULL
     cdef const index_t *ip = &indices[0] if indices.shape[0] > 0 else NULL

@@ -274,11 +274,14 @@ def newton_cholesky(obj, x0, tol, max_iter, verbose=0):
 def _newton_cholesky(obj, x0, tol, max_iter, verbose):
     def direction(x, f, g, mon):
         H = obj.hess()
-        try:
-            c = scipy.linalg.cho_factor(H, lower=False, check_finite=False)
-            return -scipy.linalg.cho_solve(c, g, check_finite=False)
-        except (np.linalg.LinAlgError, ValueError):  # singular without penalty: least squares
-            return -scipy.linalg.lstsq(H, g, check_finite=False)[0]
+        # LAPACK directly: scipy.linalg's checked wrappers cost 10 us against 3 on a 31 x 31 system
+        c, info = scipy.linalg.lapack.dpotrf(H, lower=0, clean=0)
+        if info == 0:
+            p, info = scipy.linalg.lapack.dpotrs(c, g, lower=0)
+            if info == 0:
+                return -p
+        # not positive definite (singular without penalty): least squares
+        return -scipy.linalg.lstsq(H, g, check_finite=False)[0]
     return _newton(obj, x0, tol, max_iter, verbose, direction, "newton-cholesky")
 
 
