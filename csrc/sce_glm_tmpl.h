@@ -166,17 +166,24 @@ void F(sce_logistic_hessp_dense)(sce_int n, sce_int d, const T *X, const T *hdia
 /* ---- weighted Gram matrix, dense (the Hessian blocks of Newton-Cholesky) ---------------- */
 
 /* Upper triangle of sum_i c_i x~_i x~_i^T (x~_i = [x_i, 1] with an intercept, c = hdiag) into acc
- * as a row-major (dd, dd) matrix; four rows share each load and store of an accumulator row. */
+ * as a row-major (dd, dd) matrix; four rows share each load and store of an accumulator row (the
+ * last group repeats rows with weight 0 where fewer than four are left). */
 SCE_CLONES static double F(sce_gram_dense_rows)(const void *vctx, sce_int r0, sce_int r1,
                                                 double *acc)
 {
     const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;
     const sce_int d = c->d, dd = d + (c->fit_intercept ? 1 : 0);
     const T *cw = c->hdiag;
-    sce_int i = r0;
-    for (; i + 4 <= r1; i += 4) {
-        const T *x0 = c->X + i * d, *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;
-        const double c0 = cw[i], c1 = cw[i + 1], c2 = cw[i + 2], c3 = cw[i + 3];
+    for (sce_int i = r0; i < r1; i += 4) {
+        double c0 = cw[i], c1 = 0.0, c2 = 0.0, c3 = 0.0;
+        const T *x0 = c->X + i * d, *x1 = x0, *x2 = x0, *x3 = x0;
+        if (i + 4 <= r1) {
+            x1 = x0 + d, x2 = x1 + d, x3 = x2 + d;
+            c1 = cw[i + 1], c2 = cw[i + 2], c3 = cw[i + 3];
+        } else if (i + 1 < r1) { /* the last rows: 2 or 3 of them */
+            x1 = x0 + d, x2 = i + 2 < r1 ? x1 + d : x1;
+            c1 = cw[i + 1], c2 = i + 2 < r1 ? cw[i + 2] : 0.0;
+        }
         for (sce_int a = 0; a < d; a++) {
             const double u0 = c0 * x0[a], u1 = c1 * x1[a], u2 = c2 * x2[a], u3 = c3 * x3[a];
             double *row = acc + a * dd;
@@ -188,21 +195,6 @@ SCE_CLONES static double F(sce_gram_dense_rows)(const void *vctx, sce_int r0, sc
         }
         if (dd > d)
             acc[d * dd + d] += (c0 + c1) + (c2 + c3);
-    }
-    for (; i < r1; i++) {
-        const T *x0 = c->X + i * d;
-        const double c0 = cw[i];
-        for (sce_int a = 0; a < d; a++) {
-            const double u0 = c0 * x0[a];
-            double *row = acc + a * dd;
-            SCE_SIMD()
-            for (sce_int b = a; b < d; b++)
-                row[b] += u0 * x0[b];
-            if (dd > d)
-                row[d] += u0;
-        }
-        if (dd > d)
-            acc[d * dd + d] += c0;
     }
     return 0.0;
 }

@@ -214,7 +214,7 @@ class LogisticObjective:
         if self.multinomial:
             weights = {(k, l): self._curvature(k, l) for k in range(K) for l in range(k, K)}
         else:
-            weights = {(0, 0): self.hdiag.astype(np.float64)}
+            weights = {(0, 0): self.hdiag}  # the Gram kernel reads X's dtype
         for (k, l), c in weights.items():
             block = self._weighted_gram(c)
             H[k * dd:(k + 1) * dd, l * dd:(l + 1) * dd] = block
@@ -251,6 +251,7 @@ class LogisticObjective:
                 _core.gram_dense(X, c, self.fit_intercept, G, self.n_threads)
             self.n_passes += 1
             return G
+        c = np.asarray(c, dtype=np.float64)
         step = max(1, (1 << 22) // max(d, 1))  # ~32 MB of float64 per block
         for s in range(0, self.n, step):
             Xb = np.asarray(X[s:s + step], dtype=np.float64)
