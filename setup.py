@@ -1,4 +1,4 @@
-"""Build of the sce extension: sce/_core.pyx (Cython bridge) + csrc/*.c (C99 kernels).
+"""Build of the sce extension: src/sce/_core.pyx (Cython bridge) + csrc/*.c (C99 kernels).
 
 Flags (no -march=native, no -ffast-math):
   -O3                 vectorization of the kernel loops.
@@ -69,10 +69,11 @@ class BuildExt(build_ext):
 extensions = [
     Extension(
         "sce._core",
-        sources=["sce/_core.pyx", "csrc/sce_kernels.c"],
+        sources=["src/sce/_core.pyx", "csrc/sce_kernels.c"],
         include_dirs=["csrc", np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        depends=["csrc/sce_kernels.h", "csrc/sce_kernels_tmpl.h", "csrc/sce_glm_tmpl.h", "csrc/sce_math.h"],
+        depends=["csrc/sce_kernels.h", "csrc/sce_kernels_tmpl.h", "csrc/sce_glm_tmpl.h", "csrc/sce_mlp_tmpl.h",
+                 "csrc/sce_math.h"],
     )
 ]
 
