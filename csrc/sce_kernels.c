@@ -185,6 +185,55 @@ static void sce_mirror_upper(sce_int dd, double *G)
             G[a * dd + b] = G[b * dd + a];
 }
 
+/* Structure of a compressed sparse matrix (CSR: n rows over d columns; CSC: the transpose), checked
+ * before any kernel indexes a coefficient vector with it: scipy checks indices when it builds a
+ * matrix, not after a user writes into its arrays.  indptr is checked whole before any index is
+ * read through it.  *canonical: column indices strictly increasing within every row (sorted, no
+ * duplicate entries, whose values scipy adds). */
+#define SCE_DEFINE_CSR_CHECK(ITYPE, ISUF)                                                           \
+    int sce_csr_check_##ISUF(sce_int n, sce_int d, sce_int len, const ITYPE *indices,              \
+                             const ITYPE *indptr, int *canonical)                                  \
+    {                                                                                               \
+        *canonical = 0;                                                                             \
+        if (indptr[0] != 0)                                                                         \
+            return SCE_CSR_BAD_START;                                                               \
+        int decreasing = 0;                                                                         \
+        for (sce_int i = 0; i < n; i++)                                                             \
+            decreasing |= indptr[i + 1] < indptr[i];                                                \
+        if (decreasing)                                                                             \
+            return SCE_CSR_DECREASING;                                                              \
+        if ((sce_int)indptr[n] > len)                                                               \
+            return SCE_CSR_PAST_END;                                                                \
+        ITYPE lo = 0, hi = 0;                                                                       \
+        int increasing = 1;                                                                         \
+        for (sce_int i = 0; i < n; i++) {                                                           \
+            const sce_int a0 = (sce_int)indptr[i], a1 = (sce_int)indptr[i + 1];                     \
+            if (a0 == a1)                                                                           \
+                continue;                                                                           \
+            ITYPE prev = indices[a0], row_lo = prev, row_hi = prev;                                 \
+            int row_increasing = 1;                                                                 \
+            for (sce_int a = a0 + 1; a < a1; a++) {                                                 \
+                const ITYPE j = indices[a];                                                         \
+                row_increasing &= j > prev;                                                         \
+                row_lo = j < row_lo ? j : row_lo;                                                   \
+                row_hi = j > row_hi ? j : row_hi;                                                   \
+                prev = j;                                                                           \
+            }                                                                                       \
+            lo = row_lo < lo ? row_lo : lo;                                                         \
+            hi = row_hi > hi ? row_hi : hi;                                                         \
+            increasing &= row_increasing;                                                           \
+        }                                                                                           \
+        if (lo < 0)                                                                                 \
+            return SCE_CSR_NEGATIVE_INDEX;                                                          \
+        if ((sce_int)hi >= d && indptr[n] > 0)                                                      \
+            return SCE_CSR_INDEX_TOO_LARGE;                                                         \
+        *canonical = increasing;                                                                    \
+        return 0;                                                                                   \
+    }
+SCE_DEFINE_CSR_CHECK(int32_t, i32)
+SCE_DEFINE_CSR_CHECK(int64_t, i64)
+#undef SCE_DEFINE_CSR_CHECK
+
 #define SCE_CAT_(a, b) a##_##b
 #define SCE_CAT(a, b) SCE_CAT_(a, b)
 

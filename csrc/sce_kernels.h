@@ -32,6 +32,21 @@ enum {
     SCE_BAD_LABEL = 8          /* integer label outside [0, n_classes) */
 };
 
+/* What sce_csr_check_* found wrong with a compressed sparse matrix (0: nothing). */
+enum {
+    SCE_CSR_BAD_START = 1,       /* indptr[0] != 0 */
+    SCE_CSR_DECREASING = 2,      /* indptr decreases somewhere */
+    SCE_CSR_PAST_END = 3,        /* indptr[n] beyond the index array */
+    SCE_CSR_NEGATIVE_INDEX = 4,  /* an index < 0 */
+    SCE_CSR_INDEX_TOO_LARGE = 5  /* an index >= d */
+};
+/* Checks a CSR matrix of n rows and d columns (or a CSC one, transposed) whose index array holds len
+ * entries; sets *canonical when every row's indices are strictly increasing.  Returns SCE_CSR_*. */
+int sce_csr_check_i32(sce_int n, sce_int d, sce_int len, const int32_t *indices, const int32_t *indptr,
+                      int *canonical);
+int sce_csr_check_i64(sce_int n, sce_int d, sce_int len, const int64_t *indices, const int64_t *indptr,
+                      int *canonical);
+
 int sce_max_threads(void);
 /* Which compiled clone of the vectorized kernels this CPU runs. */
 const char *sce_simd_path(void);

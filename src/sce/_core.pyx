@@ -469,3 +469,28 @@ def sgd_step(floating[::1] p, const floating[::1] g, floating[::1] u, sce_int n_
             sq = sce_sgd_step_f32(n, n_penalized, <float>l2, &p[0], &g[0], &u[0], <float>lr,
                                   <float>momentum, nesterov)
     return sq
+
+
+# ---- sparse input (csrc/sce_kernels.c) ------------------------------------------------------------
+
+cdef extern from "sce_kernels.h" nogil:
+    int sce_csr_check_i32(sce_int n, sce_int d, sce_int len, const int32_t *indices,
+                          const int32_t *indptr, int *canonical)
+    int sce_csr_check_i64(sce_int n, sce_int d, sce_int len, const int64_t *indices,
+                          const int64_t *indptr, int *canonical)
+
+
+def csr_check(const index_t[::1] indices, const index_t[::1] indptr, sce_int d):
+    """(problem code, canonical) of a CSR matrix with len(indptr) - 1 rows and d columns (see
+    sce_csr_check_* in csrc/sce_kernels.h; code 0: well formed)."""
+    cdef sce_int n = indptr.shape[0] - 1, length = indices.shape[0]
+    cdef int canonical = 0, code = 0
+    cdef const index_t *ip = &indices[0] if length > 0 else NULL
+    if n < 0:
+        raise ValueError("indptr must not be empty")
+    with nogil:
+        if index_t is int32_t:
+            code = sce_csr_check_i32(n, d, length, ip, &indptr[0], &canonical)
+        else:
+            code = sce_csr_check_i64(n, d, length, ip, &indptr[0], &canonical)
+    return code, bool(canonical)

@@ -8,12 +8,14 @@ from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _functional
 from ._objectives import LogisticObjective
 from ._solvers import solve
+from ._sparse import canonical_csr, check_before_conversion, check_csr
 from ._threads import effective_n_threads
 
 # "auto" uses exact Newton (Cholesky on the full Hessian) up to this many parameters for any X,
@@ -148,8 +150,10 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         """
         self._validate_params()
         # X's values are checked for NaN / inf by the objective's first evaluation
+        check_before_conversion(X)
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
                              order="C", accept_large_sparse=True, ensure_all_finite=False)
+        X = canonical_csr(X)
         if not (y.ndim == 1 and y.dtype.kind in "biu"):  # integer labels are always classes
             check_classification_targets(y)
         self.classes_, y_enc = _encode_labels(y)
@@ -202,3 +206,13 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         if scores.ndim == 1:
             return np.column_stack([_functional.log_sigmoid(-scores), _functional.log_sigmoid(scores)])
         return scipy.special.log_softmax(scores, axis=1)
+
+    def decision_function(self, X):
+        """Confidence scores: X @ coef_.T + intercept_, shape (n_samples,) for two classes, else
+        (n_samples, n_classes).  A malformed sparse X raises scipy's ValueError."""
+        check_is_fitted(self)
+        check_before_conversion(X)
+        X = validate_data(self, X, accept_sparse="csr", reset=False)
+        check_csr(X)
+        scores = safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
+        return scores.ravel() if scores.shape[1] == 1 else scores

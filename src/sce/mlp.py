@@ -21,6 +21,7 @@ from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, col
 from . import _functional
 from ._mlp import MLPObjective
 from ._solvers import SGD, Adam, full_batch_lbfgs, stochastic_epoch
+from ._sparse import check_before_conversion, check_csr
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 
@@ -160,8 +161,10 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_input(self, X, y, incremental, reset):
         dtype = [np.float64, np.float32] if reset else self.coefs_[0].dtype
+        check_before_conversion(X)
         X, y = validate_data(self, X, y, accept_sparse="csr", multi_output=True, dtype=dtype,
                              order="C", reset=reset)
+        check_csr(X)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -377,8 +380,10 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _decision(self, X, check_input=True):
         if check_input:
+            check_before_conversion(X)
             X = validate_data(self, X, accept_sparse="csr", dtype=self.coefs_[0].dtype, order="C",
                               reset=False)
+            check_csr(X)
         units = [self.n_features_in_] + [b.shape[0] for b in self.intercepts_]
         obj = MLPObjective(units, self.out_activation_, self.alpha, self.coefs_[0].dtype,
                            self.n_threads)
