@@ -28,8 +28,23 @@ _MAX_HALVINGS = 40
 
 
 class SolverResult:
-    def __init__(self, x, f, n_iter, converged, grad_norm):
+    """x, f(x), iterations run, whether the stopping rule was met, max|grad f(x)|, and when it was
+    not met for another reason than max_iter, what stopped the solver (``stop_reason``)."""
+
+    def __init__(self, x, f, n_iter, converged, grad_norm, stop_reason=None):
         self.x, self.f, self.n_iter, self.converged, self.grad_norm = x, f, n_iter, converged, grad_norm
+        self.stop_reason = stop_reason
+
+
+def _check_finite_start(f, g):
+    """A non-finite objective or gradient at the starting point (X itself being finite) is an
+    overflow of float64: no step can be measured from there."""
+    if not (np.isfinite(f) and np.all(np.isfinite(g))):
+        raise ValueError(
+            "The objective or its gradient overflows float64 at the starting point (objective "
+            f"{f!r}); the values of X (or C, or the initial coefficients) are too large: scale the "
+            "data."
+        )
 
 
 class _Monitor:
@@ -65,45 +80,69 @@ def _line_search(obj, x, f, g, p, max_halvings=_MAX_HALVINGS):
     for _ in range(max_halvings + 1):
         x_new = x + t * p
         f_new, g_new = obj.loss_grad(x_new)
-        if f_new <= f + _ARMIJO * t * slope:
+        if f_new <= f + _ARMIJO * t * slope and np.all(np.isfinite(g_new)):
             return x_new, f_new, g_new
         t *= 0.5
     obj.loss_grad(x)  # restore the curvature at x
     return None
 
 
-def _cg(hessp, g, rtol, max_iter, precond=None, n_pairs=0):
-    """Preconditioned conjugate gradients for H p = -g, stopped at ||H p + g|| <= rtol ||g||;
-    precond(r) applies M^-1 for a preconditioner M ~ H, or is None.  Returns p, the number of
-    H-products and up to n_pairs (d, H d) pairs spread over the iterations."""
+def _cg(hessp, g, rtol, max_iter, precond=None, n_pairs=0, status=None):
+    """Preconditioned conjugate gradients for H p = -g, stopped when the residual r = H p + g has
+    ||r||_M^-1 <= rtol ||g||_M^-1, the norm of the preconditioner M ~ H (Euclidean without one):
+    -g'p / 2 then underestimates the Newton decrement g'H^-1 g / 2 by r'H^-1 r / 2, about rtol^2 of
+    it when M is close to H, whatever the scales of the columns (in the Euclidean norm the residual
+    of a column scaled by 1e-4 next to one scaled by 1e4 was never looked at).  precond(r) applies
+    M^-1, or is None.  status (a dict), when given, gets "solved": whether the residual test was
+    met (or CG ended on a flat direction) before max_iter.  Returns p, the number of
+    H-products and up to n_pairs (d, H d) pairs spread over the iterations; p is not finite when
+    a product overflowed.
+
+    The system is solved as (H / s) p = -g / s with s = max|g|: the same p, with residuals of order
+    1 whatever the scale of the objective (C = 1e120 or large values in X made d'Hd overflow to inf
+    and the solve return NaN).  Preconditioned CG is unchanged by a constant factor on M."""
+    scale = float(np.max(np.abs(g))) if g.size else 0.0
+    if not (0.0 < scale < np.inf):
+        scale = 1.0
+    g = g / scale
     p = np.zeros_like(g)
     r = -g.copy()
     z = precond(r) if precond is not None else r
     d = z.copy()
     rz = float(r @ z)
-    stop = (rtol ** 2) * float(g @ g)
+    stop = (rtol ** 2) * rz
     pairs = []
     k = 0
+    solved = False
+    if status is not None:
+        status["solved"] = False
     while k < max_iter:
-        Hd = hessp(d)
+        Hd_unscaled = hessp(d)
+        Hd = Hd_unscaled / scale
         k += 1
         curv = float(d @ Hd)
+        if not np.isfinite(curv):  # the product overflowed float64: no direction from here
+            return np.full_like(g, np.nan), k, []
         if curv <= 0:  # flat direction (only possible without penalty): take what we have
+            solved = True
             break
         if n_pairs:
-            pairs.append((d, Hd))
+            pairs.append((d, Hd_unscaled))
             if len(pairs) == 2 * n_pairs:  # keep every other pair: evenly spread, bounded memory
                 pairs = pairs[1::2]
         alpha = rz / curv
         p += alpha * d
         r -= alpha * Hd
-        if float(r @ r) <= stop:
-            break
         z = precond(r) if precond is not None else r
         rz_new = float(r @ z)
+        if rz_new <= stop:
+            solved = True
+            break
         d = z + (rz_new / rz) * d
         rz = rz_new
-    return (p if np.any(p) else -g), k, pairs[-n_pairs:] if n_pairs else []
+    if status is not None:
+        status["solved"] = solved
+    return (p if np.any(p) else -g * scale), k, pairs[-n_pairs:] if n_pairs else []
 
 
 class _QuasiNewtonPreconditioner:
@@ -140,16 +179,24 @@ class _QuasiNewtonPreconditioner:
 def _newton(obj, x0, tol, max_iter, verbose, direction, name):
     x = np.array(x0, dtype=np.float64)
     f, g = obj.loss_grad(x)
+    _check_finite_start(f, g)
     mon = _Monitor(obj, x, f, g, verbose, name)
     gap_tol = max(tol * tol, 16 * np.finfo(float).eps)
     it = 0
+    stop_reason = None
     converged = not g.size or not np.any(g)
     while not converged and it <= max_iter:
         p = direction(x, f, g, mon)
+        if not np.all(np.isfinite(p)):
+            stop_reason = ("the Newton direction is not finite (the Hessian overflows float64: the "
+                           "values of X or C are too large); scale the data")
+            break
         gap = -0.5 * float(g @ p)  # Newton decrement estimate of f - f*
         # relative to f, or below float64 resolution of the objective at 0 (when the infimum is
         # not attained, e.g. one effective class, f and the gap shrink together towards 0)
         converged = gap <= gap_tol * abs(f) or gap <= 16 * np.finfo(float).eps * mon.f_ref
+        # a CG solve cut off by its step limit gives no bound on the decrement: not converged
+        converged = converged and getattr(direction, "solved", True)
         if it == max_iter:
             break
         # Within tolerance, the step is computed already: taking it (one more pass) squares the
@@ -160,13 +207,27 @@ def _newton(obj, x0, tol, max_iter, verbose, direction, name):
         if step is None and approximate:  # the approximate Hessian misled: exact from here on
             direction.approximate = converged = False
             continue
-        if step is None:  # no decrease possible at machine precision: at the optimum
-            converged = True
+        if step is None:
+            # No decrease at all along a descent direction: at the optimum when the decrease the
+            # step promised is within the rounding of f (a sum of n losses computed in X's dtype),
+            # else a failure to report, not convergence.
+            resolution = _F_ROUNDING * np.finfo(obj.dtype).eps * abs(f)
+            if not converged and not gap <= resolution:
+                stop_reason = (f"the line search could not decrease the objective (Newton decrement "
+                               f"estimate {gap:.3g}, objective {f:.6g}); the problem may be badly "
+                               "scaled")
+            converged = converged or gap <= resolution
             break
         it += 1
         x, f, g = step
         mon.log(it, f, g, f"  gap estimate before step {gap / max(abs(f), 1e-300):.2e}")
-    return SolverResult(x, f, max(it, 1), converged, float(np.max(np.abs(g))) if g.size else 0.0)
+    return SolverResult(x, f, it, converged, float(np.max(np.abs(g))) if g.size else 0.0,
+                        stop_reason)
+
+
+# A failed line search counts as convergence when the decrease the Newton step promised is at most
+# this many ulps of X's dtype times |f|: below that, f's own rounding hides the decrease.
+_F_ROUNDING = 64
 
 
 def newton_cg(obj, x0, tol, max_iter, verbose=0):
@@ -190,9 +251,14 @@ class _NewtonCGDirection:
     to the exact Hessian for good when it is not (curvature concentrated in rows the subsample
     misses) or when the Newton decrement stops shrinking fast (_SUB_MIN_RATE) near the optimum.
 
-    Preconditioner: the Jacobi diagonal when the objective offers one, and once a CG solve took
-    _QN_MIN_CG steps or more (an ill-conditioned Hessian that changes slowly from step to step),
-    the quasi-Newton preconditioner of that solve's (d, H d) pairs over it for the next one."""
+    Preconditioner: the Jacobi diagonal when the objective offers one (CSR X, at every step); for
+    dense X, the diagonal at the starting point, kept for the whole fit, when the columns' scales
+    spread widely (_JACOBI_MIN_SPREAD); and once a CG solve took _QN_MIN_CG steps or more (an
+    ill-conditioned Hessian that changes slowly from step to step), the quasi-Newton
+    preconditioner of that solve's (d, H d) pairs over it for the next one.
+
+    ``solved`` tells whether the last CG solve met its residual test (see _cg); only then does
+    its decrement estimate stop the solver."""
 
     def __init__(self, obj, tol):
         self.obj, self.tol = obj, tol
@@ -204,6 +270,35 @@ class _NewtonCGDirection:
         self.sub = obj.row_subsample(k) if k >= _SUB_MIN_STEP else None
         self.approximate = self.sub is not None
         self.last_gap = None
+        self.solved = True
+        self.static_jacobi = None if obj.sparse else False  # False: not decided yet
+
+    def _dense_jacobi(self):
+        """For dense X: the Hessian's diagonal at the first point when the scales of the
+        parameters differ widely, else None.  Widely: the data part of the coefficient entries
+        spreads over more than _JACOBI_MIN_SPREAD between its 10th and 90th percentiles (columns
+        on very different scales), or an intercept entry is that far from their median (X
+        scaled by 1e150).  Once, from the row subsample when there is one (else one pass over
+        X); an overflow gives a non-finite diagonal, which makes the directions non-finite."""
+        if self.static_jacobi is False:
+            obj = self.obj
+            source = obj if self.sub is None else self.sub
+            if self.sub is not None:
+                self.sub.follow_curvature()
+            with np.errstate(over="ignore", invalid="ignore"):
+                diag = source.hess_diag()
+            data_part = diag[: obj.n_coef] - obj.lam
+            data_part = data_part[data_part > 0]
+            spread = 1.0
+            if not np.all(np.isfinite(diag)):
+                spread = np.inf
+            elif data_part.size >= 2:
+                lo, mid, hi = np.percentile(data_part, [10, 50, 90])
+                spread = hi / lo
+                for b in diag[obj.n_coef:]:
+                    spread = max(spread, b / mid, mid / b)
+            self.static_jacobi = np.where(diag > 0, diag, 1.0) if spread > _JACOBI_MIN_SPREAD else None
+        return self.static_jacobi
 
     def __call__(self, x, f, g, mon):
         obj = self.obj
@@ -211,9 +306,17 @@ class _NewtonCGDirection:
         r = gn / mon.g_ref if mon.g_ref > 0 else 1.0
         rtol = min(0.5, np.sqrt(r), max(10.0 * r, self.tol))
         max_cg = max(20, min(obj.size, 500))
+        status = {}
+        static = None if obj.sparse else self._dense_jacobi()
+        if static is not None and not np.all(np.isfinite(static)):
+            self.solved = False
+            return np.full_like(g, np.nan)
         if self.approximate:
             self.sub.follow_curvature()
-            p, _, _ = _cg(self.sub.hessp, g, rtol, max_cg)
+            p, _, _ = _cg(self.sub.hessp, g, rtol, max_cg,
+                          precond=(lambda r: r / static) if static is not None else None,
+                          status=status)
+            self.solved = status["solved"]
             gap = -0.5 * float(g @ p)
             last, self.last_gap = self.last_gap, gap
             if last is None or gap <= _SUB_MIN_RATE * last or (gap <= last and last > 1e-2 * abs(f)):
@@ -221,13 +324,21 @@ class _NewtonCGDirection:
             # a growing decrement (curvature the rows missed), or slow linear convergence near the
             # optimum: the exact Hessian from here on
             self.approximate = False
-        jacobi = obj.cg_preconditioner()
+        if obj.sparse:
+            with np.errstate(over="ignore", invalid="ignore"):
+                jacobi = obj.cg_preconditioner()
+            if jacobi is not None and not np.all(np.isfinite(jacobi)):  # the Hessian overflows
+                self.solved = False
+                return np.full_like(g, np.nan)
+        else:
+            jacobi = static
         if self.steps >= _QN_MIN_CG and len(self.pairs) > 1:
             precond = _QuasiNewtonPreconditioner(self.pairs, jacobi)
         else:
             precond = (lambda r: r / jacobi) if jacobi is not None else None
         p, self.steps, self.pairs = _cg(obj.hessp, g, rtol, max_cg, precond=precond,
-                                        n_pairs=self.n_pairs)
+                                        n_pairs=self.n_pairs, status=status)
+        self.solved = status["solved"]
         return p
 
 
@@ -243,6 +354,10 @@ _SUB_MIN_RATE = 0.25
 # Used from the first solve on, it misled the early, fast-changing Newton steps of w8a (93).
 _QN_PAIRS = 20
 _QN_MIN_CG = 8
+# Dense X gets a Jacobi preconditioner when the 90th / 10th percentile ratio of the Hessian's
+# diagonal (data part) at the start exceeds this: columns scaled 1e-4 .. 1e4 (ratio ~1e13) left CG
+# unable to resolve the small ones; standardized data has a ratio near 1.
+_JACOBI_MIN_SPREAD = 1e4
 
 
 # Newton-Cholesky runs its BLAS calls (the Hessian's blocks, the factorization) on one thread up to
@@ -274,14 +389,24 @@ def newton_cholesky(obj, x0, tol, max_iter, verbose=0):
 def _newton_cholesky(obj, x0, tol, max_iter, verbose):
     def direction(x, f, g, mon):
         H = obj.hess()
+        if not np.all(np.isfinite(H)):  # overflow: _newton reports it
+            return np.full_like(g, np.nan)
+        # Solved as (D H D) (D^-1 p) = -D g with D = diag(H)^-1/2: blocks of very different
+        # scales (X * 1e150: coefficients' curvature 1e302, intercepts' 1e2) then factor as
+        # well as comparable ones, and the least-squares fallback does not drop the small
+        # block as rank-deficient noise.
+        diag = np.diag(H)
+        D = 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0))
+        Hs = H * D[:, None] * D[None, :]
+        gs = g * D
         # LAPACK directly: scipy.linalg's checked wrappers cost 10 us against 3 on a 31 x 31 system
-        c, info = scipy.linalg.lapack.dpotrf(H, lower=0, clean=0)
+        c, info = scipy.linalg.lapack.dpotrf(Hs, lower=0, clean=0)
         if info == 0:
-            p, info = scipy.linalg.lapack.dpotrs(c, g, lower=0)
+            p, info = scipy.linalg.lapack.dpotrs(c, gs, lower=0)
             if info == 0:
-                return -p
+                return -p * D
         # not positive definite (singular without penalty): least squares
-        return -scipy.linalg.lstsq(H, g, check_finite=False)[0]
+        return -scipy.linalg.lstsq(Hs, gs, check_finite=False)[0] * D
     return _newton(obj, x0, tol, max_iter, verbose, direction, "newton-cholesky")
 
 
@@ -289,6 +414,7 @@ def lbfgs(obj, x0, tol, max_iter, verbose=0):
     """scipy's L-BFGS-B with the fused loss + gradient, stopped by the shared rule."""
     x0 = np.array(x0, dtype=np.float64)
     f0, g0 = obj.loss_grad(x0)
+    _check_finite_start(f0, g0)
     mon = _Monitor(obj, x0, f0, g0, verbose, "lbfgs")
     gtol = tol * tol * mon.g_ref
     state = {"it": 0}
@@ -311,7 +437,11 @@ def lbfgs(obj, x0, tol, max_iter, verbose=0):
     )
     f, g = obj.loss_grad(res.x)
     converged = (g.size == 0 or float(np.max(np.abs(g))) <= gtol) or res.status == 0
-    return SolverResult(res.x, f, max(int(res.nit), 1), converged, float(np.max(np.abs(g))) if g.size else 0.0)
+    stop_reason = None
+    if not converged and res.status != 1:  # 1: iteration or evaluation limit
+        stop_reason = f"scipy's L-BFGS-B stopped: {res.message}"
+    return SolverResult(res.x, f, int(res.nit), converged,
+                        float(np.max(np.abs(g))) if g.size else 0.0, stop_reason)
 
 
 SOLVERS = {"newton-cg": newton_cg, "newton-cholesky": newton_cholesky, "lbfgs": lbfgs}
@@ -319,11 +449,17 @@ SOLVERS = {"newton-cg": newton_cg, "newton-cholesky": newton_cholesky, "lbfgs": 
 
 def solve(name, obj, x0, tol, max_iter, verbose=0):
     res = SOLVERS[name](obj, x0, tol, max_iter, verbose)
-    if not res.converged:
+    if res.stop_reason is not None:
+        warnings.warn(
+            f"{name} stopped after {res.n_iter} iteration(s) without converging: "
+            f"{res.stop_reason} (|grad|_inf = {res.grad_norm:.3g}).",
+            ConvergenceWarning, stacklevel=3,
+        )
+    elif not res.converged:
         warnings.warn(
             f"{name} did not converge in max_iter={max_iter} iterations (|grad|_inf = "
             f"{res.grad_norm:.3g}); increase max_iter or scale the data.",
-            ConvergenceWarning,
+            ConvergenceWarning, stacklevel=3,
         )
     return res
 

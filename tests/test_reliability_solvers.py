@@ -1,0 +1,140 @@
+"""Solver failures are reported, never taken for convergence (issue #13, points 2 and 6)."""
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+
+from sce import LogisticClassifier
+from sce._objectives import LogisticObjective
+from sce._solvers import solve
+
+
+def _three_classes():
+    return make_classification(300, 5, n_informative=3, n_classes=3, random_state=0)
+
+
+@pytest.mark.parametrize("solver", ["auto", "newton-cg", "newton-cholesky", "lbfgs"])
+def test_huge_C_multinomial_fits_like_unpenalized(solver):
+    """C = 1e120: the CG products of order 1e120 * |d|^2 overflowed, the NaN direction passed
+    for 'at the optimum' (coef_ all zero, n_iter_ == 1)."""
+    X, y = _three_classes()
+    ref = LogisticClassifier(C=1e120, solver="newton-cholesky", tol=1e-8).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        got = LogisticClassifier(C=1e120, solver=solver).fit(X, y)
+    assert got.n_iter_[0] > 1
+    np.testing.assert_allclose(got.predict_proba(X), ref.predict_proba(X), atol=1e-4)
+    assert np.abs(got.coef_).max() > 0.1
+
+
+def _binary_with_one_huge_value():
+    X, y = make_classification(300, 5, random_state=0)
+    X[3, 2] = 1e160
+    return X, y
+
+
+@pytest.mark.parametrize("solver", ["auto", "newton-cg", "newton-cholesky", "lbfgs"])
+def test_overflowing_hessian_is_reported(solver):
+    """One entry of X at 1e160: its Hessian entry (1e320) overflows float64, the direction is not
+    finite.  A ConvergenceWarning says so (scikit-learn's lbfgs also warns and stops at 0); the
+    coefficients stay finite and n_iter_ counts no step."""
+    X, y = _binary_with_one_huge_value()
+    with pytest.warns(ConvergenceWarning, match="not finite|L-BFGS-B stopped"):
+        clf = LogisticClassifier(solver=solver).fit(X, y)
+    assert np.all(np.isfinite(clf.coef_)) and np.all(np.isfinite(clf.intercept_))
+    assert clf.n_iter_[0] == 0
+
+
+@pytest.mark.parametrize("solver", ["newton-cg", "newton-cholesky", "lbfgs"])
+def test_huge_X_ends_finite_or_warned(solver):
+    """X * 1e150: a fit either converges (finite coefficients, no warning) or warns."""
+    X, y = _three_classes()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf = LogisticClassifier(solver=solver).fit(X * 1e150, y)
+    assert np.all(np.isfinite(clf.coef_)) and np.all(np.isfinite(clf.intercept_))
+    convergence = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    if not convergence:  # then it is the solution: the unpenalized-like fit on X, rescaled
+        ref = LogisticClassifier(C=1e300, solver="newton-cholesky", tol=1e-8).fit(X, y)
+        np.testing.assert_allclose(clf.predict_proba(X * 1e150), ref.predict_proba(X), atol=1e-3)
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+
+
+@pytest.mark.parametrize("solver", ["newton-cg", "newton-cholesky", "lbfgs"])
+def test_overflow_at_the_start_is_a_value_error(solver):
+    X, y = make_classification(200, 4, random_state=1)
+    y = (np.arange(200) < 50).astype(int)
+    X[:, 0] = 1e307  # finite, but X^T r at 0, 1e307 * (0.5 * 150 - 0.5 * 50), overflows
+    with pytest.raises(ValueError, match="overflows float64"):
+        LogisticClassifier(solver=solver).fit(X, y)
+
+
+class _MisleadingGradient:
+    """The objective with its gradient negated: every Newton step goes uphill, no line search can
+    decrease f."""
+
+    def __init__(self, obj):
+        self._obj = obj
+
+    def __getattr__(self, name):
+        return getattr(self._obj, name)
+
+    def loss_grad(self, x):
+        f, g = self._obj.loss_grad(x)
+        return f, -g
+
+
+@pytest.mark.parametrize("solver", ["newton-cholesky", "newton-cg"])
+def test_failed_line_search_is_not_convergence(solver):
+    X, y = make_classification(200, 4, random_state=2)
+    obj = _MisleadingGradient(LogisticObjective(X, y == 1, np.ones(200), 1.0, True, 2, 1))
+    with pytest.warns(ConvergenceWarning, match="line search could not decrease"):
+        res = solve(solver, obj, np.zeros(5), 1e-4, 100)
+    assert not res.converged and res.n_iter == 0
+
+
+def test_n_iter_counts_the_steps_run():
+    X, y = _three_classes()
+    with pytest.warns(ConvergenceWarning, match="max_iter=0"):
+        clf = LogisticClassifier(max_iter=0).fit(X, y)
+    assert clf.n_iter_[0] == 0  # as scikit-learn's LogisticRegression(max_iter=0)
+    np.testing.assert_array_equal(clf.coef_, 0)
+
+
+def _badly_scaled(n):
+    X, y = make_classification(n, 40, n_informative=10, n_classes=3, random_state=0)
+    return X * np.logspace(-4, 4, 40), y
+
+
+def _objective(clf, X, y):
+    from scipy.special import logsumexp
+    Z = X @ clf.coef_.T + clf.intercept_
+    return (logsumexp(Z, axis=1) - Z[np.arange(len(y)), y]).sum() + 0.5 * float((clf.coef_ ** 2).sum())
+
+
+@pytest.mark.parametrize("tol", [1e-4, 1e-6])
+def test_newton_cg_converges_on_badly_scaled_columns(tol):
+    """Columns scaled 1e-4 .. 1e4: the decrement estimate of a truncated CG solve was far too
+    small (stopped at relative gap 4e-6, probabilities 3e-3 from scikit-learn's, no warning); with
+    tol=1e-6 it ran out of iterations."""
+    from sklearn.linear_model import LogisticRegression
+    X, y = _badly_scaled(2000)
+    ref = LogisticClassifier(solver="newton-cholesky", tol=1e-10).fit(X, y)
+    sk = LogisticRegression(solver="newton-cholesky", tol=1e-10, max_iter=1000).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        got = LogisticClassifier(solver="newton-cg", tol=tol).fit(X, y)
+    f_ref = _objective(ref, X, y)
+    assert (_objective(got, X, y) - f_ref) / f_ref <= tol ** 2
+    np.testing.assert_allclose(got.predict_proba(X), sk.predict_proba(X), atol=1e-6)
+
+
+def test_newton_cg_result_does_not_depend_on_threads():
+    """20000 rows (the subsampled-Hessian path): 1 and 2 threads gave relative gaps 1.3e-7 and
+    3.8e-5."""
+    X, y = _badly_scaled(20000)
+    one = LogisticClassifier(solver="newton-cg", n_threads=1).fit(X, y)
+    two = LogisticClassifier(solver="newton-cg", n_threads=2).fit(X, y)
+    np.testing.assert_allclose(one.predict_proba(X), two.predict_proba(X), atol=1e-8)
