@@ -472,10 +472,10 @@ def test_target_shape_mismatch_names_both_shapes():
         assert str(t.shape) in str(exc.value) and "(3, 2)" in str(exc.value)
 
 
-@pytest.mark.parametrize("shape", [(0,), (0, 3), (4, 0), (2, 0, 3)])
-def test_empty_logits(shape):
+@pytest.mark.parametrize("shape", [(0,), (4, 0)])
+def test_logits_without_classes(shape):
     z = np.empty(shape)
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="at least one class"):
         sce.softmax_cross_entropy(z, np.zeros(shape[:-1], dtype=int))
 
 

@@ -234,11 +234,11 @@ def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean
     zarr = _float_array(logits, "logits")
     if zarr.ndim == 0:
         raise ValueError("logits must have at least one dimension (the classes); got a scalar")
-    if zarr.size == 0:
-        raise ValueError(f"logits must not be empty; got shape {zarr.shape}")
     dtype = zarr.dtype
     row_shape, n_classes = zarr.shape[:-1], zarr.shape[-1]
-    n_rows = zarr.size // n_classes
+    n_rows = int(np.prod(row_shape))
+    if n_classes == 0 and n_rows > 0:  # logsumexp over no class: no loss is defined
+        raise ValueError(f"logits must have at least one class (last axis); got shape {zarr.shape}")
     tarr = np.asarray(target)
     labels = probs = None
     if tarr.shape == zarr.shape and tarr.shape != row_shape:

@@ -173,7 +173,17 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
                                 self.C, self.fit_intercept, n_classes,
                                 effective_n_threads(self.n_threads))
         x0 = np.zeros(obj.size)
-        if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (obj.K, obj.d):
+        if self.warm_start and hasattr(self, "coef_"):
+            # scikit-learn's check and message: the previous coefficients (with the intercept as
+            # a last column when fitting one) must have the new problem's shape
+            previous = self.coef_
+            if self.fit_intercept:
+                previous = np.append(previous, np.asarray(self.intercept_)[:, None], axis=1)
+            n_cols = obj.d + int(self.fit_intercept)
+            if previous.shape != (obj.K, n_cols):
+                expected = f"({n_cols},) or (1, {n_cols})" if obj.K == 1 else f"({obj.K}, {n_cols})"
+                raise ValueError(f"Initialization coef is of shape {previous.shape}, expected shape "
+                                 f"{expected}")
             x0[: obj.n_coef] = self.coef_.ravel()
             if self.fit_intercept:
                 x0[obj.n_coef:] = self.intercept_

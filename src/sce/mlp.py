@@ -144,7 +144,7 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
         return True
 
     @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y).  The first call needs ``classes`` (all labels that will ever
         appear), unless y is a multilabel indicator matrix."""
         self._validate_params()
