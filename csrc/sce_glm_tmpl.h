@@ -355,7 +355,7 @@ SCE_CLONES static double F(sce_multinomial_dense_rows)(const void *vctx, sce_int
     const sce_int d = c->d, K = c->n_classes, B = F(sce_glm_block_rows)(d);
     T *Z = F(sce_multi_scratch)(K, d);
     if (Z == NULL)
-        return __builtin_nan("");
+        return -INFINITY; /* allocation failed: see sce_kernels.h */
     T *R = Z + K * SCE_GLM_MAX_BLOCK;
     double *junk = (double *)(R + K * SCE_GLM_MAX_BLOCK);
     double loss = 0;
@@ -397,7 +397,7 @@ SCE_CLONES static double F(sce_multinomial_hessp_dense_rows)(const void *vctx, s
     const sce_int d = c->d, K = c->n_classes, B = F(sce_glm_block_rows)(d);
     T *Z = F(sce_multi_scratch)(K, d);
     if (Z == NULL)
-        return __builtin_nan("");
+        return -INFINITY; /* allocation failed: see sce_kernels.h */
     double *junk = (double *)(Z + 2 * K * SCE_GLM_MAX_BLOCK);
     for (sce_int s = r0; s < r1; s += B) {
         sce_int nb = s + B < r1 ? B : r1 - s;
@@ -419,12 +419,12 @@ double F(sce_multinomial_loss_grad_dense)(sce_int n, sce_int d, sce_int K, const
                         sce_glm_threads(n, d * K, n_threads), grad);
 }
 
-void F(sce_multinomial_hessp_dense)(sce_int n, sce_int d, sce_int K, const T *X, const T *sw,
-                                    const T *prob, const T *V, const T *vb, double *out,
-                                    int n_threads)
+double F(sce_multinomial_hessp_dense)(sce_int n, sce_int d, sce_int K, const T *X, const T *sw,
+                                      const T *prob, const T *V, const T *vb, double *out,
+                                      int n_threads)
 {
     F(sce_glm_ctx) c = {d, K, X, NULL, NULL, NULL, NULL, sw, NULL, V, vb, NULL, (T *)prob};
-    sce_run_rows(F(sce_multinomial_hessp_dense_rows), &c, n, K * (d + 1),
+    return sce_run_rows(F(sce_multinomial_hessp_dense_rows), &c, n, K * (d + 1),
                  sce_glm_threads(n, d * K, n_threads), out);
 }
 
@@ -492,8 +492,8 @@ void F(sce_multinomial_hessp_dense)(sce_int n, sce_int d, sce_int K, const T *X,
         const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;                                     \
         const sce_int d = c->d, K = c->n_classes;                                                   \
         T *Z = F(sce_multi_scratch)(K, 0);                                                             \
-        if (Z == NULL)                                                                              \
-            return __builtin_nan("");                                                               \
+        if (Z == NULL) /* allocation failed: see sce_kernels.h */                                   \
+            return -INFINITY;                                                                       \
         T *R = Z + K * SCE_GLM_MAX_BLOCK;                                                           \
         double loss = 0;                                                                            \
         int bad = 0;                                                                                \
@@ -519,8 +519,8 @@ void F(sce_multinomial_hessp_dense)(sce_int n, sce_int d, sce_int K, const T *X,
         const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;                                     \
         const sce_int d = c->d, K = c->n_classes;                                                   \
         T *Z = F(sce_multi_scratch)(K, 0);                                                             \
-        if (Z == NULL)                                                                              \
-            return __builtin_nan("");                                                               \
+        if (Z == NULL) /* allocation failed: see sce_kernels.h */                                   \
+            return -INFINITY;                                                                       \
         for (sce_int s = r0; s < r1; s += SCE_GLM_MAX_BLOCK) {                                      \
             sce_int nb = s + SCE_GLM_MAX_BLOCK < r1 ? SCE_GLM_MAX_BLOCK : r1 - s;                   \
             for (sce_int k = 0; k < K; k++)                                                         \
@@ -640,14 +640,14 @@ void F(sce_multinomial_hessp_dense)(sce_int n, sce_int d, sce_int K, const T *X,
                             sce_glm_threads(n, K * ((sce_int)indptr[n] / (n > 0 ? n : 1) + 1), n_threads),   \
                             grad);                                                                  \
     }                                                                                               \
-    void F(sce_multinomial_hessp_csr_##ISUF)(sce_int n, sce_int d, sce_int K, const T *data,        \
+    double F(sce_multinomial_hessp_csr_##ISUF)(sce_int n, sce_int d, sce_int K, const T *data,      \
                                              const ITYPE *indices, const ITYPE *indptr,           \
                                              const T *sw, const T *prob, const T *V, const T *vb,   \
                                              double *out, int n_threads)                            \
     {                                                                                               \
         F(sce_glm_ctx) c = {d, K, NULL, data, indices, indptr, NULL, sw, NULL, V, vb, NULL,         \
                             (T *)prob};                                                             \
-        sce_run_rows(F(sce_multinomial_hessp_csr_rows_##ISUF), &c, n, K * (d + 1),                  \
+        return sce_run_rows(F(sce_multinomial_hessp_csr_rows_##ISUF), &c, n, K * (d + 1),                  \
                      sce_glm_threads(n, K * ((sce_int)indptr[n] / (n > 0 ? n : 1) + 1), n_threads), out);    \
     }
 

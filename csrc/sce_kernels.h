@@ -77,7 +77,9 @@ int sce_has_openmp(void);
 #define SCE_GLM_BLOCK_BYTES (128 * 1024)
 #define SCE_GLM_MAX_BLOCK 256
 
-/* Logistic-regression passes (csrc/sce_glm_tmpl.h describes the conventions). */
+/* Logistic-regression passes (csrc/sce_glm_tmpl.h describes the conventions).  The multinomial
+ * passes allocate per-thread scratch; when that fails they return -infinity (a loss sum is never
+ * negative, and the Hessian-vector products otherwise return 0) and their outputs are incomplete. */
 #define SCE_DECLARE_CSR(T, SUF, ITYPE, ISUF)                                                         \
     double sce_logistic_loss_grad_csr_##ISUF##_##SUF(sce_int n, sce_int d, const T *data,            \
                                                      const ITYPE *indices, const ITYPE *indptr,      \
@@ -99,7 +101,7 @@ int sce_has_openmp(void);
     void sce_gram_csr_##ISUF##_##SUF(sce_int n, sce_int d, const T *data, const ITYPE *indices,        \
                                      const ITYPE *indptr, const T *weights, int fit_intercept,         \
                                      int sorted_indices, double *out, int n_threads);                  \
-    void sce_multinomial_hessp_csr_##ISUF##_##SUF(                                                   \
+    double sce_multinomial_hessp_csr_##ISUF##_##SUF(                                                 \
         sce_int n, sce_int d, sce_int K, const T *data, const ITYPE *indices, const ITYPE *indptr,   \
         const T *sw, const T *prob, const T *V, const T *vb, double *out, int n_threads);
 
@@ -112,7 +114,7 @@ int sce_has_openmp(void);
     double sce_multinomial_loss_grad_dense_##SUF(sce_int n, sce_int d, sce_int K, const T *X,        \
                                                  const int64_t *labels, const T *sw, const T *W,     \
                                                  const T *b, double *grad, T *prob, int n_threads);  \
-    void sce_multinomial_hessp_dense_##SUF(sce_int n, sce_int d, sce_int K, const T *X,              \
+    double sce_multinomial_hessp_dense_##SUF(sce_int n, sce_int d, sce_int K, const T *X,            \
                                            const T *sw, const T *prob, const T *V, const T *vb,      \
                                            double *out, int n_threads);                              \
     /* sum_i w_i x~_i x~_i^T (x~ = [x, 1] with an intercept), full row-major (dd, dd).            */ \

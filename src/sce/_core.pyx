@@ -2,6 +2,7 @@
 # pointers, releases the GIL.  No formulas here (they live in csrc/), no validation beyond what a
 # pointer needs (that is sce/_functional.py's job).
 from cython cimport floating
+from libc.math cimport INFINITY
 from libc.stdint cimport int32_t, int64_t
 
 cdef extern from "sce_kernels.h" nogil:
@@ -45,24 +46,24 @@ cdef extern from "sce_kernels.h" nogil:
     void sce_logistic_hessp_dense_f32(sce_int n, sce_int d, const float *X, const float *hdiag, const float *v, float vb, double *out, int n_threads)
     double sce_multinomial_loss_grad_dense_f64(sce_int n, sce_int d, sce_int K, const double *X, const int64_t *labels, const double *sw, const double *W, const double *b, double *grad, double *prob, int n_threads)
     double sce_multinomial_loss_grad_dense_f32(sce_int n, sce_int d, sce_int K, const float *X, const int64_t *labels, const float *sw, const float *W, const float *b, double *grad, float *prob, int n_threads)
-    void sce_multinomial_hessp_dense_f64(sce_int n, sce_int d, sce_int K, const double *X, const double *sw, const double *prob, const double *V, const double *vb, double *out, int n_threads)
-    void sce_multinomial_hessp_dense_f32(sce_int n, sce_int d, sce_int K, const float *X, const float *sw, const float *prob, const float *V, const float *vb, double *out, int n_threads)
+    double sce_multinomial_hessp_dense_f64(sce_int n, sce_int d, sce_int K, const double *X, const double *sw, const double *prob, const double *V, const double *vb, double *out, int n_threads)
+    double sce_multinomial_hessp_dense_f32(sce_int n, sce_int d, sce_int K, const float *X, const float *sw, const float *prob, const float *V, const float *vb, double *out, int n_threads)
     double sce_logistic_loss_grad_csr_i32_f64(sce_int n, sce_int d, const double *data, const int32_t *indices, const int32_t *indptr, const double *y, const double *sw, const double *w, double b, double *grad, double *hdiag, int n_threads)
     void sce_logistic_hessp_csr_i32_f64(sce_int n, sce_int d, const double *data, const int32_t *indices, const int32_t *indptr, const double *hdiag, const double *v, double vb, double *out, int n_threads)
     double sce_multinomial_loss_grad_csr_i32_f64(sce_int n, sce_int d, sce_int K, const double *data, const int32_t *indices, const int32_t *indptr, const int64_t *labels, const double *sw, const double *W, const double *b, double *grad, double *prob, int n_threads)
-    void sce_multinomial_hessp_csr_i32_f64(sce_int n, sce_int d, sce_int K, const double *data, const int32_t *indices, const int32_t *indptr, const double *sw, const double *prob, const double *V, const double *vb, double *out, int n_threads)
+    double sce_multinomial_hessp_csr_i32_f64(sce_int n, sce_int d, sce_int K, const double *data, const int32_t *indices, const int32_t *indptr, const double *sw, const double *prob, const double *V, const double *vb, double *out, int n_threads)
     double sce_logistic_loss_grad_csr_i32_f32(sce_int n, sce_int d, const float *data, const int32_t *indices, const int32_t *indptr, const float *y, const float *sw, const float *w, float b, double *grad, float *hdiag, int n_threads)
     void sce_logistic_hessp_csr_i32_f32(sce_int n, sce_int d, const float *data, const int32_t *indices, const int32_t *indptr, const float *hdiag, const float *v, float vb, double *out, int n_threads)
     double sce_multinomial_loss_grad_csr_i32_f32(sce_int n, sce_int d, sce_int K, const float *data, const int32_t *indices, const int32_t *indptr, const int64_t *labels, const float *sw, const float *W, const float *b, double *grad, float *prob, int n_threads)
-    void sce_multinomial_hessp_csr_i32_f32(sce_int n, sce_int d, sce_int K, const float *data, const int32_t *indices, const int32_t *indptr, const float *sw, const float *prob, const float *V, const float *vb, double *out, int n_threads)
+    double sce_multinomial_hessp_csr_i32_f32(sce_int n, sce_int d, sce_int K, const float *data, const int32_t *indices, const int32_t *indptr, const float *sw, const float *prob, const float *V, const float *vb, double *out, int n_threads)
     double sce_logistic_loss_grad_csr_i64_f64(sce_int n, sce_int d, const double *data, const int64_t *indices, const int64_t *indptr, const double *y, const double *sw, const double *w, double b, double *grad, double *hdiag, int n_threads)
     void sce_logistic_hessp_csr_i64_f64(sce_int n, sce_int d, const double *data, const int64_t *indices, const int64_t *indptr, const double *hdiag, const double *v, double vb, double *out, int n_threads)
     double sce_multinomial_loss_grad_csr_i64_f64(sce_int n, sce_int d, sce_int K, const double *data, const int64_t *indices, const int64_t *indptr, const int64_t *labels, const double *sw, const double *W, const double *b, double *grad, double *prob, int n_threads)
-    void sce_multinomial_hessp_csr_i64_f64(sce_int n, sce_int d, sce_int K, const double *data, const int64_t *indices, const int64_t *indptr, const double *sw, const double *prob, const double *V, const double *vb, double *out, int n_threads)
+    double sce_multinomial_hessp_csr_i64_f64(sce_int n, sce_int d, sce_int K, const double *data, const int64_t *indices, const int64_t *indptr, const double *sw, const double *prob, const double *V, const double *vb, double *out, int n_threads)
     double sce_logistic_loss_grad_csr_i64_f32(sce_int n, sce_int d, const float *data, const int64_t *indices, const int64_t *indptr, const float *y, const float *sw, const float *w, float b, double *grad, float *hdiag, int n_threads)
     void sce_logistic_hessp_csr_i64_f32(sce_int n, sce_int d, const float *data, const int64_t *indices, const int64_t *indptr, const float *hdiag, const float *v, float vb, double *out, int n_threads)
     double sce_multinomial_loss_grad_csr_i64_f32(sce_int n, sce_int d, sce_int K, const float *data, const int64_t *indices, const int64_t *indptr, const int64_t *labels, const float *sw, const float *W, const float *b, double *grad, float *prob, int n_threads)
-    void sce_multinomial_hessp_csr_i64_f32(sce_int n, sce_int d, sce_int K, const float *data, const int64_t *indices, const int64_t *indptr, const float *sw, const float *prob, const float *V, const float *vb, double *out, int n_threads)
+    double sce_multinomial_hessp_csr_i64_f32(sce_int n, sce_int d, sce_int K, const float *data, const int64_t *indices, const int64_t *indptr, const float *sw, const float *prob, const float *V, const float *vb, double *out, int n_threads)
     void sce_sq_colsums_csr_i32_f64(sce_int n, sce_int d, sce_int K, const double *data, const int32_t *indices, const int32_t *indptr, const double *C, double *out, int n_threads)
     void sce_sq_colsums_csr_i64_f64(sce_int n, sce_int d, sce_int K, const double *data, const int64_t *indices, const int64_t *indptr, const double *C, double *out, int n_threads)
     void sce_sq_colsums_csr_i32_f32(sce_int n, sce_int d, sce_int K, const float *data, const int32_t *indices, const int32_t *indptr, const double *C, double *out, int n_threads)
@@ -275,6 +276,8 @@ def multinomial_dense(const floating[:, ::1] X, const int64_t[::1] labels,
             loss = sce_multinomial_loss_grad_dense_f32(n, d, K, &X[0, 0], &labels[0], &sw[0],
                                                        &W[0, 0], &b[0], &grad[0], &prob[0, 0],
                                                        n_threads)
+    if loss == -INFINITY:
+        raise MemoryError("a kernel could not allocate its scratch memory")
     return loss
 
 
@@ -282,13 +285,16 @@ def multinomial_hessp_dense(const floating[:, ::1] X, const floating[::1] sw,
                             const floating[:, ::1] prob, const floating[:, ::1] V,
                             const floating[::1] vb, double[::1] out, int n_threads):
     cdef sce_int n = X.shape[0], d = X.shape[1], K = V.shape[0]
+    cdef double status = 0.0
     with nogil:
         if floating is double:
-            sce_multinomial_hessp_dense_f64(n, d, K, &X[0, 0], &sw[0], &prob[0, 0], &V[0, 0],
-                                            &vb[0], &out[0], n_threads)
+            status = sce_multinomial_hessp_dense_f64(n, d, K, &X[0, 0], &sw[0], &prob[0, 0], &V[0, 0],
+                                                     &vb[0], &out[0], n_threads)
         else:
-            sce_multinomial_hessp_dense_f32(n, d, K, &X[0, 0], &sw[0], &prob[0, 0], &V[0, 0],
-                                            &vb[0], &out[0], n_threads)
+            status = sce_multinomial_hessp_dense_f32(n, d, K, &X[0, 0], &sw[0], &prob[0, 0], &V[0, 0],
+                                                     &vb[0], &out[0], n_threads)
+    if status == -INFINITY:
+        raise MemoryError("a kernel could not allocate its scratch memory")
 
 
 def multinomial_csr(const floating[::1] data, const index_t[::1] indices,
@@ -318,6 +324,8 @@ def multinomial_csr(const floating[::1] data, const index_t[::1] indices,
                 loss = sce_multinomial_loss_grad_csr_i64_f32(n, d, K, dp, ip, &indptr[0],
                                                              &labels[0], &sw[0], &W[0, 0], &b[0],
                                                              &grad[0], &prob[0, 0], n_threads)
+    if loss == -INFINITY:
+        raise MemoryError("a kernel could not allocate its scratch memory")
     return loss
 
 
@@ -328,21 +336,24 @@ def multinomial_hessp_csr(const floating[::1] data, const index_t[::1] indices,
     cdef sce_int n = indptr.shape[0] - 1, K = V.shape[0]
     cdef const floating *dp = &data[0] if data.shape[0] > 0 else NULL
     cdef const index_t *ip = &indices[0] if indices.shape[0] > 0 else NULL
+    cdef double status = 0.0
     with nogil:
         if floating is double:
             if index_t is int32_t:
-                sce_multinomial_hessp_csr_i32_f64(n, d, K, dp, ip, &indptr[0], &sw[0], &prob[0, 0],
-                                                  &V[0, 0], &vb[0], &out[0], n_threads)
+                status = sce_multinomial_hessp_csr_i32_f64(n, d, K, dp, ip, &indptr[0], &sw[0], &prob[0, 0],
+                                                           &V[0, 0], &vb[0], &out[0], n_threads)
             else:
-                sce_multinomial_hessp_csr_i64_f64(n, d, K, dp, ip, &indptr[0], &sw[0], &prob[0, 0],
-                                                  &V[0, 0], &vb[0], &out[0], n_threads)
+                status = sce_multinomial_hessp_csr_i64_f64(n, d, K, dp, ip, &indptr[0], &sw[0], &prob[0, 0],
+                                                           &V[0, 0], &vb[0], &out[0], n_threads)
         else:
             if index_t is int32_t:
-                sce_multinomial_hessp_csr_i32_f32(n, d, K, dp, ip, &indptr[0], &sw[0], &prob[0, 0],
-                                                  &V[0, 0], &vb[0], &out[0], n_threads)
+                status = sce_multinomial_hessp_csr_i32_f32(n, d, K, dp, ip, &indptr[0], &sw[0], &prob[0, 0],
+                                                           &V[0, 0], &vb[0], &out[0], n_threads)
             else:
-                sce_multinomial_hessp_csr_i64_f32(n, d, K, dp, ip, &indptr[0], &sw[0], &prob[0, 0],
-                                                  &V[0, 0], &vb[0], &out[0], n_threads)
+                status = sce_multinomial_hessp_csr_i64_f32(n, d, K, dp, ip, &indptr[0], &sw[0], &prob[0, 0],
+                                                           &V[0, 0], &vb[0], &out[0], n_threads)
+    if status == -INFINITY:
+        raise MemoryError("a kernel could not allocate its scratch memory")
 
 
 def sq_colsums_csr(const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
