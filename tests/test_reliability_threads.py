@@ -67,25 +67,3 @@ def test_concurrent_fits_match_serial_ones_and_restore_blas_threads():
     for got, want in zip(results, serial):
         np.testing.assert_array_equal(got, want)
     assert after == before
-
-
-def test_overlapping_serial_blas_limits_restore_the_pools():
-    """The order two fits in two threads can take: A enters, B enters, A leaves, B leaves."""
-    from sce._solvers import _serial_blas
-    before = _blas_threads()
-    if not before or all(n == 1 for _, n in before):
-        pytest.skip("no BLAS thread pool with more than one thread to watch")
-    a, b = _serial_blas(), _serial_blas()
-    try:
-        a.__enter__()
-        b.__enter__()
-        assert all(n == 1 for _, n in _blas_threads())
-        a.__exit__(None, None, None)
-        assert all(n == 1 for _, n in _blas_threads())  # B still runs
-        b.__exit__(None, None, None)
-        after = _blas_threads()
-    finally:
-        original = dict(before)
-        for lib in ThreadpoolController().select(user_api="blas").lib_controllers:
-            lib.set_num_threads(original.get(lib.filepath, lib.num_threads))
-    assert after == before
