@@ -12,7 +12,6 @@ of about tol**2, i.e. 1e-8 for the default tol = 1e-4):
 - L-BFGS (no Hessian): stop when max|grad f(x)| <= tol**2 * max|grad f(0)|, 0 being the all-zero
   parameter vector.
 """
-import threading
 import time
 import warnings
 
@@ -370,44 +369,13 @@ _SERIAL_BLAS_MAX_PARAMS = 2000
 _blas_controller = None
 
 
-class _SerialBlas:
-    """Context manager limiting the BLAS libraries (numpy's and scipy's) to one thread.
-
-    The limit is process-wide (threadpoolctl sets the libraries' own thread counts), so fits
-    running in several Python threads share one: the first to enter records the pools' sizes and
-    sets them to one, the last to leave restores them.  Nested or overlapping uses from threads
-    then leave every pool as it was found (each thread entering and leaving its own limit left
-    BLAS on one thread for the rest of the process when the exits came out of order)."""
-
-    _lock = threading.Lock()
-    _users = 0
-    _limiter = None
-
-    def __enter__(self):
-        global _blas_controller
-        cls = type(self)
-        with cls._lock:
-            if cls._users == 0:
-                if _blas_controller is None:  # inspecting the loaded libraries costs ~1 ms: once
-                    from threadpoolctl import ThreadpoolController
-                    _blas_controller = ThreadpoolController()
-                cls._limiter = _blas_controller.limit(limits=1, user_api="blas")
-            cls._users += 1
-        return self
-
-    def __exit__(self, *exc_info):
-        cls = type(self)
-        with cls._lock:
-            cls._users -= 1
-            if cls._users == 0:
-                cls._limiter.restore_original_limits()
-                cls._limiter = None
-        return False
-
-
 def _serial_blas():
-    """Context manager limiting the BLAS libraries to one thread (see _SerialBlas)."""
-    return _SerialBlas()
+    """Context manager limiting the BLAS libraries (numpy's and scipy's) to one thread."""
+    global _blas_controller
+    if _blas_controller is None:  # inspecting the loaded libraries costs ~1 ms: once
+        from threadpoolctl import ThreadpoolController
+        _blas_controller = ThreadpoolController()
+    return _blas_controller.limit(limits=1, user_api="blas")
 
 
 def newton_cholesky(obj, x0, tol, max_iter, verbose=0):
