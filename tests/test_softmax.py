@@ -338,7 +338,9 @@ def test_large_number_of_classes(dtype):
     rtol = 1e-12 if dtype is np.float64 else 2e-5
     assert_close_ref(loss, ref_loss, dtype, rtol, what="loss")
     assert_mixed_close(grad, ref_grad, dtype, rtol, what="grad")
-    np.testing.assert_allclose(grad.sum(axis=1), 0.0, atol=10 * np.finfo(dtype).eps)
+    # sum_k p_k - 1 is the rounding of the row's sum of K exponentials: it grows like sqrt(K) eps
+    # (the order of that sum differs between builds, e.g. the sanitizer build of CI)
+    np.testing.assert_allclose(grad.sum(axis=1), 0.0, atol=2 * np.sqrt(K) * np.finfo(dtype).eps)
     assert np.all(grad[np.arange(n), labels] < 0)
     assert np.all(np.delete(grad, labels + K * np.arange(n)) >= 0)
     # probability targets with K = 1e4 (label smoothing)

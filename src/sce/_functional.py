@@ -28,9 +28,16 @@ def _float_array(x, name, dtype=None):
     return arr.astype(dtype, copy=False)
 
 
+def _kernel_ready(arr, dtype=None):
+    """arr as a C-contiguous array aligned to its element size, as the kernels read it: a copy only
+    when it is not (a view that starts off its element size, e.g. a field of a packed structured
+    array, would make the vectorized loops load misaligned elements)."""
+    return np.require(arr, dtype=dtype, requirements=["C", "A"])
+
+
 def _flat(arr):
-    """A 1-D C-contiguous view (a copy only when arr is not C-contiguous)."""
-    return np.ascontiguousarray(arr).reshape(-1)
+    """A 1-D view of _kernel_ready(arr)."""
+    return _kernel_ready(arr).reshape(-1)
 
 
 def _check_reduction(reduction):
@@ -113,9 +120,8 @@ def _elementwise(name, z, out, n_threads):
         raise TypeError(f"out has dtype {out.dtype} but the result has dtype {arr.dtype}")
     if not out.flags.writeable:
         raise ValueError("out is read-only")
-    if out.flags.c_contiguous and (arr is out or not np.shares_memory(arr, out)):
-        src = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
-        _core.elementwise(_core.MAPS[name], src.reshape(-1), out.reshape(-1), nt)
+    if out.flags.c_contiguous and out.flags.aligned and (arr is out or not np.shares_memory(arr, out)):
+        _core.elementwise(_core.MAPS[name], _flat(arr), out.reshape(-1), nt)
     else:  # out is strided, or overlaps z partially: compute into a fresh buffer, then copy
         res = np.empty(arr.shape, dtype=arr.dtype)
         _core.elementwise(_core.MAPS[name], _flat(arr), res.reshape(-1), nt)
@@ -244,7 +250,7 @@ def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean
     if tarr.shape == zarr.shape and tarr.shape != row_shape:
         if tarr.dtype.kind not in "fiub":
             raise TypeError(f"probability targets must be real numbers; got dtype {tarr.dtype}")
-        probs = np.ascontiguousarray(tarr, dtype=dtype).reshape(n_rows, n_classes)
+        probs = _kernel_ready(tarr, dtype).reshape(n_rows, n_classes)
     elif tarr.shape == row_shape:
         if tarr.dtype.kind not in "iubf":
             raise TypeError(f"target labels must be integers; got dtype {tarr.dtype}")
@@ -261,7 +267,7 @@ def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean
             )
         if tarr.dtype.kind == "u" and tarr.size and tarr.max() > np.iinfo(np.int64).max:
             raise ValueError(f"target labels must be in [0, {n_classes}); got {tarr.max()}")
-        labels = np.ascontiguousarray(labels, dtype=np.int64).reshape(n_rows)
+        labels = _kernel_ready(labels, np.int64).reshape(n_rows)
     else:
         raise ValueError(
             f"target has shape {tarr.shape}; expected labels of shape {row_shape} "
@@ -278,7 +284,7 @@ def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean
     loss = np.empty(row_shape, dtype=dtype) if reduction == "none" else None
     grad = np.empty(zarr.shape, dtype=dtype) if return_grad else None
     total, status = _core.softmax_xent(
-        np.ascontiguousarray(zarr).reshape(n_rows, n_classes), labels, probs, sw, grad_scale,
+        _kernel_ready(zarr).reshape(n_rows, n_classes), labels, probs, sw, grad_scale,
         None if loss is None else loss.reshape(-1),
         None if grad is None else grad.reshape(n_rows, n_classes),
         effective_n_threads(n_threads),
