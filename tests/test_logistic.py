@@ -149,13 +149,15 @@ def _objective_of(model, X, y, sample_weight=None, C=1.0):
 
 def _assert_parity(X, y, sample_weight=None, class_weight=None, C=1.0, min_agree=0.999,
                    ref_solver="newton-cg"):
+    # The reference is fitted on X in float64 (the same values): in float32 sklearn's newton-cg
+    # cannot reach tol=1e-10 and its line search fails (scipy LineSearchWarning).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         # newton-cg by default: sklearn's lbfgs stops near a 1e-6 relative gap on a9a even at
         # tol=1e-10 (but newton-cg is slow for many classes and features: lbfgs there)
         ref = LogisticRegression(C=C, tol=1e-10, max_iter=10000 if ref_solver == "newton-cg" else 1000,
                                  class_weight=class_weight, solver=ref_solver).fit(
-            X, y, sample_weight=sample_weight)
+            X.astype(np.float64), y, sample_weight=sample_weight)
     ours = LogisticClassifier(C=C, class_weight=class_weight).fit(X, y, sample_weight=sample_weight)
     sw = sample_weight
     if class_weight is not None:
