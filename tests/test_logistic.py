@@ -317,8 +317,8 @@ def test_convergence_warning_verbose_and_warm_start(capsys):
         m = LogisticClassifier(max_iter=1).fit(X, y)
     assert m.n_iter_[0] == 1
     LogisticClassifier(verbose=1, solver="newton-cg").fit(X, y)
-    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("[newton-cg] iter")]
-    assert len(lines) >= 2 and all("objective" in l and "elapsed" in l for l in lines)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[newton-cg] iter")]
+    assert len(lines) >= 2 and all("objective" in line and "elapsed" in line for line in lines)
     m = LogisticClassifier(warm_start=True, solver="newton-cg").fit(X, y)
     first = m.n_iter_[0]
     m.fit(X, y)
@@ -383,7 +383,10 @@ def test_errors_match_sklearn(case):
     t_ref, msg_ref = _sklearn_error(lambda: run(LogisticRegression))
     assert t_ours is t_ref
     # same wording, with the class name swapped
-    norm = lambda m: re.sub(r"LogisticRegression|LogisticClassifier", "<est>", m).split("\n")[0]
+
+    def norm(msg):
+        return re.sub(r"LogisticRegression|LogisticClassifier", "<est>", msg).split("\n")[0]
+
     first = norm(msg_ref)[:40] if case != "one_class" else "This solver needs samples of at least 2 classes"
     assert first in norm(msg_ours), (msg_ours, msg_ref)
 
@@ -478,12 +481,15 @@ def test_cg_keeps_a_bounded_number_of_pairs():
         np.testing.assert_allclose(H @ s, y)
 
 
-@pytest.mark.parametrize("y", [np.array([5, -3, 5, 7, -3], dtype=np.int8), np.array([-100, 100, 0], dtype=np.int8),
-                               np.array([2**64 - 1, 3, 2**64 - 1], dtype=np.uint64), np.array([2, 9, 9, 4], dtype=np.uint16),
+@pytest.mark.parametrize("y", [np.array([5, -3, 5, 7, -3], dtype=np.int8),
+                               np.array([-100, 100, 0], dtype=np.int8),
+                               np.array([2**64 - 1, 3, 2**64 - 1], dtype=np.uint64),
+                               np.array([2, 9, 9, 4], dtype=np.uint16),
                                np.array([0, 10**12, 3]), np.array([True, False, True]),
                                np.array(["b", "a", "b"]), np.array([1.0, 3.0, 1.0])])
 def test_encode_labels_as_label_encoder(y):
     from sklearn.preprocessing import LabelEncoder
+
     from sce.linear import _encode_labels
     classes, y_enc = _encode_labels(y)
     le = LabelEncoder().fit(y)

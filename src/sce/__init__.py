@@ -5,4 +5,12 @@ from .mlp import SigmoidMLPClassifier
 
 __version__ = "0.1.0"
 
-__all__ = ["LogisticClassifier", "SigmoidMLPClassifier", "bce_with_logits", "log_sigmoid", "sigmoid", "softmax_cross_entropy", "softplus"]
+__all__ = [
+    "LogisticClassifier",
+    "SigmoidMLPClassifier",
+    "bce_with_logits",
+    "log_sigmoid",
+    "sigmoid",
+    "softmax_cross_entropy",
+    "softplus",
+]
