@@ -13,16 +13,22 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import (_check_partial_fit_first_call, check_classification_targets,
-                                      type_of_target, unique_labels)
-from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, column_or_1d,
-                                      validate_data)
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    check_classification_targets,
+    type_of_target,
+    unique_labels,
+)
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from . import _functional
 from ._mlp import MLPObjective
 from ._solvers import SGD, Adam, full_batch_lbfgs, stochastic_epoch
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
+# Warnings raised while training name the line that called fit / partial_fit: they are issued three
+# calls below it (_fit_lbfgs or _fit_stochastic <- _fit <- fit / partial_fit).
+_CALLER = 4
 
 
 class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
@@ -274,7 +280,7 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
         if res.status != 0:
             warnings.warn(f"lbfgs failed to converge after {res.nit} iteration(s) "
                           f"(status={res.status}): {res.message}. Increase max_iter (or max_fun) "
-                          "or scale the data.", ConvergenceWarning)
+                          "or scale the data.", ConvergenceWarning, stacklevel=_CALLER)
         self.n_iter_ = max(int(res.nit), 1)
         self.loss_ = float(res.fun)
 
@@ -309,7 +315,7 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
         else:
             if self.batch_size > n:
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
-                              "going to be clipped")
+                              "going to be clipped", stacklevel=_CALLER)
             batch_size = int(np.clip(self.batch_size, 1, n))
         grad = np.empty_like(params)
         order = np.arange(n)
@@ -344,9 +350,9 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
                 if self.n_iter_ == self.max_iter:
                     warnings.warn(
                         f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
-                        "the optimization hasn't converged yet.", ConvergenceWarning)
+                        "the optimization hasn't converged yet.", ConvergenceWarning, stacklevel=_CALLER)
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
+            warnings.warn("Training interrupted by user.", stacklevel=_CALLER)
         if early_stopping:
             for dst, src in zip(self.coefs_ + self.intercepts_,
                                 self._best_coefs + self._best_intercepts):
