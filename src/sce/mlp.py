@@ -99,7 +99,8 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
         divide the step) when for ``n_iter_no_change`` consecutive epochs the training loss has
         not decreased by at least ``tol`` below its best value (with ``early_stopping``: the
         validation score has not risen by at least ``tol`` above its best).  "lbfgs" stops when
-        the largest absolute component of the (projected) gradient is at most ``tol``.
+        the largest absolute component of the (projected) gradient is at most ``tol``, or when
+        an iteration decreases the objective by a relative ~2e-9 or less (scipy's default).
     verbose : bool, default=False
         Print progress: the loss of each epoch (and the validation score with
         ``early_stopping``), or of each "lbfgs" iteration.
