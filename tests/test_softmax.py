@@ -238,7 +238,7 @@ def test_grad_is_derivative_of_returned_loss(reduction, kind, weighted):
         fd = np.empty_like(z)
         for i in range(n):  # row i's loss depends on row i only
             fd[i] = central_difference(
-                lambda zr: sce.softmax_cross_entropy(
+                lambda zr, i=i: sce.softmax_cross_entropy(
                     np.vstack([z[:i], zr[None], z[i + 1:]]), t, reduction="none", **kw)[i], z[i], h)
     else:
         fd = central_difference(lambda zz: sce.softmax_cross_entropy(zz, t, reduction=reduction, **kw), z, h)
@@ -327,7 +327,6 @@ def test_leading_dimensions(dtype):
 @needs_longdouble
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_large_number_of_classes(dtype):
-    rng = np.random.default_rng(10)
     n, K = 6, 10_000
     z = grid_logits(dtype, (n, K), 3.0, 11)
     z[0, 123] = 60  # a confident row
@@ -379,8 +378,8 @@ def test_dtypes_and_target_kinds():
     ref_l, ref_g = _ce(z, labels)
     for lab in (labels.astype(np.int32), labels.astype(np.uint8), labels.astype(np.float64),
                 labels.astype(np.float32), labels.tolist()):
-        l, g = _ce(z, lab)
-        np.testing.assert_array_equal(l, ref_l)
+        loss, g = _ce(z, lab)
+        np.testing.assert_array_equal(loss, ref_l)
         np.testing.assert_array_equal(g, ref_g)
     # bool labels (two classes)
     zb = rng.normal(size=(4, 2))
@@ -388,8 +387,8 @@ def test_dtypes_and_target_kinds():
                                   _ce(zb, np.array([1, 0, 1, 1]))[0])
     # the target's shape decides: integer one-hot rows of logits' shape are probabilities
     onehot = np.eye(3, dtype=np.int64)[labels]
-    l, g = _ce(z, onehot)
-    np.testing.assert_allclose(l, ref_l, rtol=1e-15)
+    loss, g = _ce(z, onehot)
+    np.testing.assert_allclose(loss, ref_l, rtol=1e-15)
     np.testing.assert_allclose(g, ref_g, rtol=1e-15, atol=1e-17)
     # square logits: a (3, 3) target is probabilities, a (3,) target labels
     zs = z[:3]
@@ -401,9 +400,9 @@ def test_dtypes_and_target_kinds():
     assert l32.dtype == np.float32 and g32.dtype == np.float32
     for dt in (np.int64, np.int16, np.float16, np.bool_):
         zi = (rng.normal(size=(6, 3)) * 3).astype(dt)
-        l, g = _ce(zi, labels)
-        assert l.dtype == np.float64 and g.dtype == np.float64
-        np.testing.assert_array_equal(l, _ce(zi.astype(np.float64), labels)[0])
+        loss, g = _ce(zi, labels)
+        assert loss.dtype == np.float64 and g.dtype == np.float64
+        np.testing.assert_array_equal(loss, _ce(zi.astype(np.float64), labels)[0])
     assert isinstance(sce.softmax_cross_entropy(z.astype(np.float32), labels), float)
 
 
