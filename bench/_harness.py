@@ -158,18 +158,21 @@ class Timing:
         return d
 
 
-def time_call(fn, repeats=7, *, warmup=1, budget=None, min_repeats=3, max_repeats=None, setup=None):
+def time_call(fn, repeats=7, *, warmup=1, budget=None, min_repeats=3, max_repeats=None, setup=None,
+              estimate=None):
     """Median-of-repeats timing of ``fn()`` with time.perf_counter, after ``warmup`` untimed calls.
 
     repeats      nominal number of timed calls.
     budget       seconds a measurement may take: an expensive call runs fewer repeats (never below
                  min_repeats); a cheap one runs more, up to max_repeats (default: repeats), to cut
                  noise.  The warm-up call's time is the estimate.
+    estimate     with warmup=0: the seconds one call is known to take (e.g. from an identical
+                 call just made, which then served as the warm-up).
     setup        called (untimed) before every call, e.g. to reset a gradient.
     GC is disabled while timing, as in timeit.
     """
-    t_warm = 0.0
-    for _ in range(max(1, warmup)):
+    t_warm = estimate or 0.0
+    for _ in range(warmup if estimate is not None else max(1, warmup)):
         if setup is not None:
             setup()
         t0 = time.perf_counter()
