@@ -74,7 +74,10 @@ def missing_peers_line(names):
         return None
     installs = list(dict.fromkeys(PEERS[n][2] for n in missing))
     pip = " ".join(f"'{x}'" if "[" in x else x for x in installs)
-    return f"not installed (optional peers): {', '.join(missing)} — pip install {pip}"
+    line = f"not installed (optional peers): {', '.join(missing)} — pip install {pip}"
+    if len(line) > WIDTH:
+        line = line.replace(" — pip", "\n— pip")
+    return line
 
 
 def get_pyplot():

@@ -31,9 +31,8 @@ import scipy.sparse as sp
 import sce
 from sce._threads import effective_n_threads
 
-from ._data import available_datasets
 from ._harness import Report, cpu_count, get_peer, load_summary, reset_load, settle
-from .logistic_problems import GAP, NAME, REAL_SETS, REF, C, loss_grad_row, n_iter_of, params, prepare, x_bytes
+from .logistic_problems import GAP, NAME, REF, C, loss_grad_row, n_iter_of, params, prepare, x_bytes
 from .logistic_problems import problems as make_problems
 from .logistic_report import defaults_row, finalize, markdown, plot, summary_row
 from .logistic_solvers import (
@@ -89,14 +88,10 @@ def run(ctx):
     glum_mod = get_peer("glum")
     versions = _versions(sklearnex_lm, glum_mod)
     reset_load()
-    real = [name for name in REAL_SETS if name in available_datasets(ctx.data_dir)]
-    ctx.progress(NAME, 1 + len(real))
     probs = make_problems(ctx, mode)
-    groups_seen = set()
-    for prob in probs:
-        ctx.add_steps(NAME, len(specs_for(prob, mode, sklearnex_lm, glum_mod)[0]) + 1
-                      + (prob.group not in groups_seen))
-        groups_seen.add(prob.group)
+    # steps: per problem its solvers, the loss+grad row and (once per group) the reference fit
+    n_steps = sum(len(specs_for(p, mode, sklearnex_lm, glum_mod)[0]) + 1 for p in probs)
+    ctx.progress(NAME, n_steps + len({p.group for p in probs}))
 
     datasets, lossgrad, defaults = [], [], []
     groups = {}
@@ -195,7 +190,7 @@ def _run_problem(ctx, prob, caps, mode, sklearnex_lm, glum_mod, groups):
             if res["fits"] and not res["status"].startswith("error") and not res["fallback"]:
                 try:
                     slowest = max(f["time_s"] for f in res["fits"])
-                    if spec.key in DEFAULTS_KEYS or slowest <= caps.fit_cap or selected_fit(res):
+                    if spec.key in DEFAULTS_KEYS or slowest <= caps.fit_cap:
                         res["default"] = default_fit(prob, spec, res)
                     else:  # the default fit (tol 1e-4) would take longer than the cap as well
                         res["notes"].append(f"default fit not run (its sweep fits took > {caps.fit_cap:g} s)")

@@ -96,14 +96,12 @@ def problems(ctx, mode):
 
     probs = []
     n = SYNTH_N[mode]
-    with ctx.step(NAME, f"data: make_classification {n}×{SYNTH_D}, standardized") as s:
-        X, y = synthetic(n)
-        y_enc, k = encode(y)
-        for dt in (np.float64, np.float32):
-            probs.append(Problem(f"synthetic {fmt_n(n)}×{SYNTH_D} {short_dtype(dt)}",
-                                 f"synthetic_{short_dtype(dt)}", np.ascontiguousarray(X, dtype=dt),
-                                 y_enc, k, "synthetic", f"synthetic_{short_dtype(dt)}"))
-        s.result = f"{X.nbytes / 1e6:.0f} MB (f64)"
+    X, y = synthetic(n)
+    y_enc, k = encode(y)
+    for dt in (np.float64, np.float32):
+        probs.append(Problem(f"synthetic {fmt_n(n)}×{SYNTH_D} {short_dtype(dt)}",
+                             f"synthetic_{short_dtype(dt)}", np.ascontiguousarray(X, dtype=dt),
+                             y_enc, k, "synthetic", f"synthetic_{short_dtype(dt)}"))
     for loader, key in ((load_breast_cancer, "breast_cancer"), (load_digits, "digits")):
         Xb, yb = loader(return_X_y=True)
         note = "standardized"
@@ -121,21 +119,19 @@ def problems(ctx, mode):
     for name in REAL_SETS:
         if name not in have:
             continue
-        with ctx.step(NAME, f"data: load {name}") as s:
-            X, y, _, _ = load_dataset(name, data_dir)
-            y_enc, k = encode(y)
-            if name == "fashion_mnist":
-                m = min(FASHION_N[mode], X.shape[0])
-                note = "X/255; " + ("all rows" if m == X.shape[0] else f"first {m} of {X.shape[0]} rows")
-                X32 = np.ascontiguousarray(X[:m], dtype=np.float32)
-                y_enc = y_enc[:m]
-                probs.append(Problem(f"fashion_mnist {fmt_n(m)} f32", "fashion_mnist_f32", X32, y_enc, k,
-                                     "real", "fashion_mnist", note=note))
-                probs.append(Problem(f"fashion_mnist {fmt_n(m)} f64", "fashion_mnist_f64",
-                                     X32.astype(np.float64), y_enc, k, "real", "fashion_mnist", note=note))
-            else:
-                probs.append(Problem(name, name, X, y_enc, k, "real", name, note="as given"))
-            s.result = f"{X.shape[0]}×{X.shape[1]} {np.dtype(X.dtype).name}" + (" CSR" if sp.issparse(X) else "")
+        X, y, _, _ = load_dataset(name, data_dir)
+        y_enc, k = encode(y)
+        if name == "fashion_mnist":
+            m = min(FASHION_N[mode], X.shape[0])
+            note = "X/255; " + ("all rows" if m == X.shape[0] else f"first {m} of {X.shape[0]} rows")
+            X32 = np.ascontiguousarray(X[:m], dtype=np.float32)
+            y_enc = y_enc[:m]
+            probs.append(Problem(f"fashion_mnist {fmt_n(m)} f32", "fashion_mnist_f32", X32, y_enc, k,
+                                 "real", "fashion_mnist", note=note))
+            probs.append(Problem(f"fashion_mnist {fmt_n(m)} f64", "fashion_mnist_f64",
+                                 X32.astype(np.float64), y_enc, k, "real", "fashion_mnist", note=note))
+        else:
+            probs.append(Problem(name, name, X, y_enc, k, "real", name, note="as given"))
     return probs
 
 

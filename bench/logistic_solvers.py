@@ -37,6 +37,8 @@ SCE_TOLS = (1e-2, 1e-3, 1e-4)
 SCE_EXTRA_TOLS = (1e-5, 1e-6)   # only when the first three do not reach the gap
 QUICK_SCE_TOLS = (1e-2, 1e-4)
 HESSIAN_MAX = 2000              # newton-cholesky only when the Hessian has at most this many rows
+# the default run and --quick leave out digits' 650-row multinomial Hessian (seconds per fit)
+DEFAULT_HESSIAN_MAX = {"quick": 300, "default": 600}
 
 
 @dataclass
@@ -108,9 +110,10 @@ def specs_for(prob, mode, sklearnex_mod, glum_mod):
     tols = QUICK_TOLS if mode == "quick" else TOLS
     sce_tols = QUICK_SCE_TOLS if mode == "quick" else SCE_TOLS
     specs, skipped = [], {}
-    big_hessian = prob.n_params > HESSIAN_MAX
-    hess_reason = (f"skipped: Hessian of {prob.n_params} rows > {HESSIAN_MAX} (forming and factoring "
-                   "it per Newton step is pathological)")
+    hess_max = DEFAULT_HESSIAN_MAX.get(mode, HESSIAN_MAX)
+    big_hessian = prob.n_params > hess_max
+    hess_reason = (f"skipped: Hessian of {prob.n_params} rows > {hess_max} (forming and factoring "
+                   "it per Newton step is " + ("slow; --full runs it)" if hess_max < HESSIAN_MAX else "pathological)"))
 
     def sce_spec(solver):
         def make(tol, max_iter, solver=solver):
