@@ -20,7 +20,17 @@ import scipy.special
 import sce
 
 from ._format import fmt_count, fmt_num, fmt_ratio, markdown_table, paragraph
-from ._harness import Report, cpu_count, get_torch, limit_threads, time_call
+from ._harness import (
+    Report,
+    cpu_count,
+    get_torch,
+    limit_threads,
+    load_note,
+    load_summary,
+    reset_load,
+    settle,
+    time_call,
+)
 
 NAME = "kernels"
 DESCRIPTION = "fused BCE-with-logits fwd+bwd vs numpy, torch and the memory-traffic floor"
@@ -91,6 +101,7 @@ def run(ctx):
     ctx.progress(NAME, len(DTYPES) * len(sizes) * per_size)
 
     rows, accuracy = [], []
+    reset_load()
     for dtype in DTYPES:
         for n in sizes:
             r, acc = _one_size(ctx, F if torch is not None else None, np.dtype(dtype), n, thread_counts,
@@ -100,10 +111,11 @@ def run(ctx):
 
     speedups = _speedups(rows, thread_counts)
     have_torch = torch is not None
+    load = load_summary()
     results = {"sizes": list(sizes), "dtypes": [np.dtype(d).name for d in DTYPES],
                "thread_counts": list(thread_counts), "torch": have_torch,
-               "rows": rows, "speedups": speedups, "accuracy": accuracy}
-    return Report(markdown=_markdown(rows, speedups, have_torch, n_all), results=results,
+               "rows": rows, "speedups": speedups, "accuracy": accuracy, "other_processes_cpu": load}
+    return Report(markdown=_markdown(rows, speedups, have_torch, n_all, load), results=results,
                   plot=lambda plt: _plot(plt, rows, thread_counts, have_torch))
 
 
@@ -120,6 +132,7 @@ def _one_size(ctx, F, dtype, n, thread_counts, fast, slow):
         acc = {"dtype": dname, **_accuracy(z[:m], y[:m], z64[:m], y64[:m])}
         s.result = f"loss rel err {acc['loss_rel_err']:.1e}"
     del z64, y64
+    settle(ctx.mode)  # samples how busy other processes keep the cores
     shared = {}  # single-threaded baselines, measured once per dtype/size
     with limit_threads(1), ctx.step(NAME, f"{tag}: floor") as s:
         shared["floor"] = time_call(lambda: np.add(z, y, out=g), **fast).as_dict(n)
@@ -183,7 +196,7 @@ def _speedups(rows, thread_counts):
     return out
 
 
-def _markdown(rows, speedups, have_torch, n_all):
+def _markdown(rows, speedups, have_torch, n_all, load):
     headers = ["dtype", "n", "threads", "sce", "floor", "floor+alloc", "numpy"]
     headers += ["torch"] if have_torch else []
     headers += ["numpy/sce"] + (["torch/sce"] if have_torch else []) + ["sce/floor"]
@@ -204,7 +217,7 @@ def _markdown(rows, speedups, have_torch, n_all):
         paragraph("floor = `np.add(z, y, out=g)` (the same three memory streams, 1 thread); floor+alloc "
                   "= `np.add(z, y)` with a fresh output array, as every implementation here returns "
                   "one. numpy = `logaddexp` / `expit` ufuncs, 1 thread, measured once per dtype and "
-                  "size."),
+                  "size. " + load_note(load)),
     ]
     if speedups:
         sp_rows = [[s["dtype"], fmt_count(s["n"]), fmt_num(s["sce_1t_ns"]), fmt_num(s["sce_all_ns"]),

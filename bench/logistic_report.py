@@ -7,6 +7,7 @@ from ._harness import load_note
 from .logistic_problems import GAP, SYNTH_D, rel_gap
 
 PEER_LIBS = ("sklearnex", "glum")
+_SHORT = {"float64": "f64", "float32": "f32"}
 
 
 def finalize(ds):
@@ -87,7 +88,7 @@ def _time_cell(res):
 
 
 def _dataset_table(ds):
-    headers = ["solver", "to gap (s)", "at tol", "iters", "default gap", "default (s)", "fits", "peak MB"]
+    headers = ["solver", "to gap (s)", "tol", "iters", "def. gap", "def. (s)", "fits", "peak MB"]
     rows, notes = [], []
     for res in ds["solvers"]:
         if "same_as" in res:
@@ -160,11 +161,11 @@ def _iters(d):
 
 
 def _defaults_table(defaults):
-    rows = [[r["dataset"], fmt_num(r["sklearn"]["time_s"]), fmt_gap(r["sklearn"]["gap"]), _iters(r["sklearn"]),
-             fmt_num(r["sce"]["time_s"]), fmt_gap(r["sce"]["gap"]), _iters(r["sce"]), fmt_ratio(r["ratio"])]
+    rows = [[r["dataset"], fmt_num(r["sklearn"]["time_s"]), fmt_num(r["sce"]["time_s"]), fmt_ratio(r["ratio"]),
+             fmt_gap(r["sklearn"]["gap"]), fmt_gap(r["sce"]["gap"]), _iters(r["sklearn"]), _iters(r["sce"])]
             for r in defaults if r["sklearn"] and r["sce"]]
-    return markdown_table(["dataset", "sklearn (s)", "sklearn gap", "sklearn iters", "sce (s)", "sce gap",
-                           "sce iters", "sce/sklearn"], rows)
+    return markdown_table(["dataset", "sklearn (s)", "sce (s)", "sce/sklearn", "sklearn gap", "sce gap",
+                           "sklearn iters", "sce iters"], rows)
 
 
 def markdown(datasets, summary, lossgrad, defaults, mode, caps, versions, n_all, load, threads_text):
@@ -186,7 +187,7 @@ def markdown(datasets, summary, lossgrad, defaults, mode, caps, versions, n_all,
             f"A sweep stops after a fit > {caps.fit_cap:g} s, at {caps.budget:g} s per solver and dataset, "
             "at the iteration cap or when the gap stalls: \"> t\" = not reached, t = the longest fit "
             "tried (a lower bound).",
-            "**default gap / default (s)**: the solver at its default tol and max_iter. **peak MB**: "
+            "**def. gap / def. (s)**: the solver at its default tol and max_iter. **peak MB**: "
             "tracemalloc peak of Python + numpy allocations during the fit.",
         ]),
         "",
@@ -206,13 +207,19 @@ def markdown(datasets, summary, lossgrad, defaults, mode, caps, versions, n_all,
         "",
         _defaults_table(defaults),
         "",
+        paragraph(f"Median of up to {caps.repeats} timed fits (one for fits > {caps.slow:g} s); iters "
+                  "with \"(max)\": stopped by max_iter."),
+        "",
         "### Datasets",
         "",
-        markdown_table(["dataset", "n×d", "classes", "dtype", "format", "X MB", "f*", "ref fit (s)"],
-                       [[ds["name"], f"{ds['n']}×{ds['d']}", ds["classes"], ds["dtype"],
-                         ds["format"] + (f", nnz {ds['nnz']}" if ds["nnz"] is not None else ""),
+        paragraph("f* = the lowest objective seen; ref (s) = the sce reference fit (tol 1e-7)."),
+        "",
+        markdown_table(["dataset", "n×d", "classes", "format", "X MB", "f*", "ref (s)"],
+                       [[ds["name"], f"{ds['n']}×{ds['d']}", ds["classes"],
+                         f"{ds['format']} {_SHORT.get(ds['dtype'], ds['dtype'])}"
+                         + (f", nnz {ds['nnz']}" if ds["nnz"] is not None else ""),
                          fmt_num(ds["x_mb"]), f"{ds['f_star']:.10g}", fmt_num(ds["ref"]["time_s"])]
-                        for ds in datasets], align="lrrllrrr"),
+                        for ds in datasets], align="lrrlrrr"),
         "",
         bullets([f"{ds['name']}: {ds['note']}" for ds in datasets if ds["note"]]),
     ]
