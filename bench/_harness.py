@@ -283,7 +283,7 @@ class _Step:
     def __exit__(self, exc_type, exc, tb):
         dt = time.perf_counter() - self.t0
         if exc_type is None:
-            text = f"{self.label}: {self.result + ' ' if self.result else ''}({dt:.1f} s)"
+            text = f"{self.label} ({dt:.1f} s)" + (f": {self.result}" if self.result else "")
         else:
             text = f"{self.label}: FAILED ({exc_type.__name__}: {exc})"
             self.ctx.log(self.suite, text)

@@ -51,8 +51,8 @@ def test_progress_lines_off_a_terminal():
         pass
     ctx.finish("suite", "finished")
     lines = stream.getvalue().splitlines()
-    assert lines[0].startswith("[suite 1/2 0:00] first: fine (")
-    assert lines[1].startswith("[suite 2/2 0:00] second: (")
+    assert lines[0].startswith("[suite 1/2 0:00] first (0.0 s): fine")
+    assert lines[1] == "[suite 2/2 0:00] second (0.0 s)"
     assert lines[2] == "[suite] finished"
     assert "\r" not in stream.getvalue()
 
