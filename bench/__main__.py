@@ -83,6 +83,7 @@ def main(argv=None):
         t0 = time.perf_counter()
         report = mod.run(ctx)
         elapsed = time.perf_counter() - t0
+        ctx.finish(name, f"finished in {elapsed:.1f} s")  # clears the progress bar first
         print(f"## {name}\n\n{report.markdown.rstrip()}\n", flush=True)
         results = dict(report.results)
         results["elapsed_s"] = elapsed
@@ -92,7 +93,7 @@ def main(argv=None):
             paths.append(png)
         elif report.plot is not None:
             ctx.log(name, "matplotlib not available: no PNG")
-        ctx.finish(name, f"finished in {elapsed:.1f} s; wrote {', '.join(str(p) for p in paths)}")
+        ctx.log(name, f"wrote {', '.join(str(p) for p in paths)}")
     total = time.perf_counter() - t_all
     print(f"Total benchmark time: {total:.0f} s.", flush=True)
     print(f"[bench] all done in {total:.1f} s", file=sys.stderr)

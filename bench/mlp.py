@@ -11,7 +11,7 @@ exactly max_iter epochs (ConvergenceWarning suppressed).  Threads: all usable co
 (BLAS / OpenMP pools and torch.set_num_threads via limit_threads; sce's n_threads default).
 
 Datasets (float64 and float32 each):
-  fashion_mnist   with --data-dir: the first 20000 of 60000 × 784 training rows (X / 255; --full all,
+  fashion_mnist   with --data-dir: the first 10000 of 60000 × 784 training rows (X / 255; --full all,
                   --quick 2000), the 10000-row test split.  Without a data directory a synthetic
                   stand-in of the same width takes its place: 10 classes, 16-d Gaussian latent,
                   pixels = sigmoid(latent @ A) in [0, 1]; 10000 (--quick 1000, --full 60000) rows.
@@ -73,7 +73,7 @@ LIBS = ("sce", "sklearn", "torch")
 MODES = {  # rows: training rows (None = all); E: timed epochs; acc: epochs of the accuracy fits
     "quick": dict(fashion_rows=2000, synth_rows=1000, fashion_E=1, digits_E=5, acc=None, repeats=1,
                   budget=0.5),
-    "default": dict(fashion_rows=20000, synth_rows=10000, fashion_E=2, digits_E=30, acc=None, repeats=3,
+    "default": dict(fashion_rows=10000, synth_rows=10000, fashion_E=2, digits_E=30, acc=None, repeats=3,
                     budget=3.0),
     "full": dict(fashion_rows=None, synth_rows=60000, fashion_E=5, digits_E=100,
                  acc={"fashion": 20, "digits": 200}, repeats=7, budget=40.0),
