@@ -269,12 +269,14 @@ def _pick(ds, lib, pick):
 
 def plot(plt, datasets):
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import NullFormatter
 
     n = len(datasets)
     ncols = 2 if n <= 4 else 3
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6.4 * ncols, 4.6 * nrows), squeeze=False)
+    legend_rows = math.ceil((sum(1 for r in _ROLES) + 1) / 4)
+    title_h, legend_h = 0.6, 0.35 * legend_rows + 0.25      # inches above / below the panels
+    height = 4.6 * nrows + title_h + legend_h
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.4 * ncols, height), squeeze=False)
     used = set()
     for ax, ds in zip(axes.ravel(), datasets):
         ax.axhspan(1e-17, GAP, color="#e5f5e0", zorder=0)
@@ -296,7 +298,6 @@ def plot(plt, datasets):
         ax.set_ylabel("relative objective gap", fontsize=11)
         ax.grid(True, which="major", alpha=0.35)
         ax.tick_params(labelsize=10)
-        ax.xaxis.set_minor_formatter(NullFormatter())
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     handles = [Line2D([], [], color=c, ls=ls, marker=m, ms=6, lw=2, label=label)
@@ -305,6 +306,5 @@ def plot(plt, datasets):
     fig.suptitle("Objective gap vs fit time, one point per tolerance (lower left is better; "
                  "gaps < 1e-16 drawn at 1e-16)", fontsize=13)
     fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), frameon=False, fontsize=11)
-    rows_legend = math.ceil(len(handles) / 4)
-    fig.tight_layout(rect=(0, 0.035 * rows_legend * 2 / nrows, 1, 1))
+    fig.tight_layout(rect=(0, legend_h / height, 1, 1 - title_h / height))
     return fig
