@@ -53,7 +53,7 @@ class Caps:
 
 CAPS = {
     "quick": Caps(fit_cap=0.3, budget=0.6, slow=0.1, rep_budget=0.2, extra_below=0.0, repeats=1),
-    "default": Caps(fit_cap=2.0, budget=5.0, slow=0.5, rep_budget=1.0, extra_below=0.1, repeats=3),
+    "default": Caps(fit_cap=1.5, budget=4.0, slow=0.5, rep_budget=1.0, extra_below=0.1, repeats=3),
     "full": Caps(fit_cap=25.0, budget=60.0, slow=3.0, rep_budget=8.0, extra_below=1.0, repeats=5),
 }
 # fashion_mnist (multinomial, 784 features) is the slow set: every solver there gets longer fits
