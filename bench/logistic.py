@@ -18,8 +18,9 @@ previous library otherwise slow the next one down) and samples meanwhile how man
 processes keep busy; the output says when they did (timings are then noisy).
 
 Sizes: default make_classification 20000x100 and, with --data-dir, fashion_mnist's first 2500 rows
-(float32 as stored); --full 200000x100 and all 60000 rows (float32 and float64); --quick 2000x100
-and 1000 rows, fewer tolerances, short caps.
+(float32 as stored); --full 200000x100 and all 60000 rows (float32 and float64); --quick 2000x100,
+fashion_mnist's first 500 rows and 2000 evenly spaced rows of each larger real set, fewer
+tolerances, short caps.
 """
 import concurrent.futures
 import math

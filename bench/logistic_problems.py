@@ -29,7 +29,8 @@ C = 1.0
 REF = dict(tol=1e-7, solver="newton-cg", max_iter=1000)
 SYNTH_D = 100
 SYNTH_N = {"quick": 2_000, "default": 20_000, "full": 200_000}
-FASHION_N = {"quick": 1_000, "default": 2_500, "full": 60_000}
+FASHION_N = {"quick": 500, "default": 2_500, "full": 60_000}
+QUICK_REAL_ROWS = 2_000         # --quick: the other real sets shrunk to this many rows
 QUICK_BUNDLED_ROWS = 500        # --quick: digits' first rows (its multinomial Newton fits are slow)
 REAL_SETS = ("a9a", "w8a", "ijcnn1", "reuters_moneyfx", "mushrooms", "banknote", "fashion_mnist")
 
@@ -131,6 +132,10 @@ def problems(ctx, mode):
             if mode == "full":  # the float64 copy too (the slowest problem of the suite)
                 probs.append(Problem(f"fashion_mnist {fmt_n(m)} f64", "fashion_mnist_f64",
                                      X32.astype(np.float64), y_enc, k, "real", "fashion_mnist", note=note))
+        elif mode == "quick" and X.shape[0] > QUICK_REAL_ROWS:  # evenly spaced rows: both classes
+            rows = np.linspace(0, X.shape[0] - 1, QUICK_REAL_ROWS).astype(np.int64)
+            probs.append(Problem(f"{name} {fmt_n(QUICK_REAL_ROWS)}", name, X[rows], y_enc[rows], k, "real", name,
+                                 note=f"{QUICK_REAL_ROWS} evenly spaced rows of {X.shape[0]}"))
         else:
             probs.append(Problem(name, name, X, y_enc, k, "real", name, note="as given"))
     return probs

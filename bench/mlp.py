@@ -20,7 +20,7 @@ Datasets (float64 and float32 each):
 Epoch time = median over repeats of (fit with E epochs) / E, after a 1-epoch warm-up fit (up to 3 repeats
 within 2 s per library and dataset; --quick 1, --full 7 within 40 s); torch's loop does the same
 work (gather a shuffled batch, forward, backward, Adam step, running loss with the L2 term as in
-sklearn's loss_curve_).  E: fashion 2 (--quick 1, --full 5); digits 20 (5, 100).
+sklearn's loss_curve_).  E: fashion 2 (--quick 1, --full 5); digits 20 (2, 100).
 Test accuracy is that of the timed fits; with --full separate fits of 20 (fashion) / 200 (digits)
 epochs give the accuracy and the loss curves.
 
@@ -71,7 +71,7 @@ SEED = 0
 LIBS = ("sce", "sklearn", "torch")
 
 MODES = {  # rows: training rows (None = all); E: timed epochs; acc: epochs of the accuracy fits
-    "quick": dict(fashion_rows=2000, synth_rows=1000, fashion_E=1, digits_E=5, acc=None, repeats=1,
+    "quick": dict(fashion_rows=2000, synth_rows=1000, fashion_E=1, digits_E=2, acc=None, repeats=1,
                   budget=0.5),
     "default": dict(fashion_rows=10000, synth_rows=10000, fashion_E=2, digits_E=20, acc=None, repeats=3,
                     budget=2.0),
@@ -343,7 +343,7 @@ def _markdown(rows, mode, n_all, load, torch):
               + [f"{100 * r['libs'][lib]['acc']:.2f}" for lib in libs]
               + [f"{_acc_pp(r, lib):+.2f}" for lib in libs if lib != "sklearn"]
               + [f"{r['libs'][lib]['loss'][-1]:.4f}" for lib in libs] for r in rows]
-    epochs = {"quick": "--quick: 1 epoch on the fashion / stand-in rows, digits 5 epochs.",
+    epochs = {"quick": "--quick: 1 epoch on the fashion / stand-in rows, digits 2 epochs.",
               "default": "fashion / stand-in 2 epochs, digits 20.",
               "full": "fashion / stand-in 5 epochs, digits 100; accuracy from separate 20 / 200-epoch fits."}
     stand_in = next((f"{r['name']}: {r['note']}." for r in rows if r["name"] == "synthetic"), "")
