@@ -40,7 +40,7 @@ _optional_cache = {}
 PEERS = {
     "torch": ("torch", "SCE_BENCH_NO_TORCH", "sce[peers]"),
     "glum": ("glum", "SCE_BENCH_NO_GLUM", "sce[peers]"),
-    "scikit-learn-intelex": ("sklearnex.linear_model", "SCE_BENCH_NO_SKLEARNEX", "scikit-learn-intelex"),
+    "scikit-learn-intelex": ("sklearnex.linear_model", "SCE_BENCH_NO_SKLEARNEX", "sce[peers]"),
 }
 
 
