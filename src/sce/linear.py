@@ -12,6 +12,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _functional
+from ._fit_state import restore_state_on_error
 from ._objectives import LogisticObjective
 from ._solvers import solve
 from ._threads import effective_n_threads
@@ -205,6 +206,7 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
             return "newton-cholesky"
         return "newton-cg"
 
+    @restore_state_on_error
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X, y.
 

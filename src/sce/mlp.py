@@ -22,13 +22,15 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from . import _functional
+from ._fit_state import restore_state_on_error
 from ._mlp import MLPObjective
 from ._solvers import SGD, Adam, full_batch_lbfgs, stochastic_epoch
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
-# Warnings raised while training name the line that called fit / partial_fit: they are issued three
-# calls below it (_fit_lbfgs or _fit_stochastic <- _fit <- fit / partial_fit).
-_CALLER = 4
+# Warnings raised while training name the line that called fit / partial_fit: they are issued four
+# calls below it (_fit_lbfgs or _fit_stochastic <- _fit <- its restore_state_on_error wrapper <- fit /
+# partial_fit).
+_CALLER = 5
 
 
 class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
@@ -424,6 +426,7 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
         w = cw[np.searchsorted(self.classes_, y)]
         return w if sample_weight is None else w * sample_weight
 
+    @restore_state_on_error
     def _fit(self, X, y, sample_weight, incremental):
         hidden = self.hidden_layer_sizes
         hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
@@ -533,40 +536,39 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
             batch_size = int(np.clip(self.batch_size, 1, n))
         grad = np.empty_like(params)
         order = np.arange(n)
-        try:
-            self.n_iter_ = 0
-            for _ in range(self.max_iter):
-                if self.shuffle:  # the permutation sklearn.utils.shuffle draws
-                    perm = np.arange(n)
-                    self._random_state.shuffle(perm)
-                    order = order[perm]
-                self.loss_ = stochastic_epoch(obj, params, grad, self._optimizer, X, target, sw,
-                                              batch_size, order if self.shuffle else None)
-                self.n_iter_ += 1
-                self.t_ += n
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-                if early_stopping:
-                    self._update_validation(X_val, y_val, sw_val)
-                else:
-                    self._update_training_loss()
-                self._optimizer.iteration_ends(self.t_)
-                if self._no_improvement_count > self.n_iter_no_change:
-                    what = "Validation score" if early_stopping else "Training loss"
-                    msg = (f"{what} did not improve more than tol={self.tol:f} for "
-                           f"{self.n_iter_no_change} consecutive epochs.")
-                    if self._optimizer.trigger_stopping(msg, self.verbose):
-                        break
-                    self._no_improvement_count = 0
-                if incremental:
+        # Ctrl-C stops training with a KeyboardInterrupt and restore_state_on_error puts the model
+        # back as it was before this call (scikit-learn instead keeps the model trained so far).
+        self.n_iter_ = 0
+        for _ in range(self.max_iter):
+            if self.shuffle:  # the permutation sklearn.utils.shuffle draws
+                perm = np.arange(n)
+                self._random_state.shuffle(perm)
+                order = order[perm]
+            self.loss_ = stochastic_epoch(obj, params, grad, self._optimizer, X, target, sw,
+                                          batch_size, order if self.shuffle else None)
+            self.n_iter_ += 1
+            self.t_ += n
+            self.loss_curve_.append(self.loss_)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+            if early_stopping:
+                self._update_validation(X_val, y_val, sw_val)
+            else:
+                self._update_training_loss()
+            self._optimizer.iteration_ends(self.t_)
+            if self._no_improvement_count > self.n_iter_no_change:
+                what = "Validation score" if early_stopping else "Training loss"
+                msg = (f"{what} did not improve more than tol={self.tol:f} for "
+                       f"{self.n_iter_no_change} consecutive epochs.")
+                if self._optimizer.trigger_stopping(msg, self.verbose):
                     break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
-                        "the optimization hasn't converged yet.", ConvergenceWarning, stacklevel=_CALLER)
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=_CALLER)
+                self._no_improvement_count = 0
+            if incremental:
+                break
+            if self.n_iter_ == self.max_iter:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
+                    "the optimization hasn't converged yet.", ConvergenceWarning, stacklevel=_CALLER)
         if early_stopping:
             for dst, src in zip(self.coefs_ + self.intercepts_,
                                 self._best_coefs + self._best_intercepts):
