@@ -81,3 +81,19 @@ def test_threadpool_limits_around_a_fit_are_honoured():
         sce.LogisticClassifier(solver="newton-cholesky").fit(X, y)
         assert all(n == 1 for _, _, n in _blas_threads())
     assert _blas_threads() == before
+
+
+def _threads_in_worker():
+    from sce._threads import effective_n_threads
+    return effective_n_threads(None)
+
+
+def test_joblib_process_workers_share_the_cores():
+    # joblib's process workers get cores // n_jobs OpenMP threads each (it sets OMP_NUM_THREADS in
+    # them), and sce's default follows it: no worker runs more threads than its share
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    cores = effective_n_threads(-1)
+    n_jobs = min(2, effective_n_jobs(-1))
+    got = Parallel(n_jobs=n_jobs, backend="loky")(delayed(_threads_in_worker)() for _ in range(n_jobs))
+    assert all(1 <= t <= max(1, cores // n_jobs) for t in got), (got, cores)
