@@ -10,6 +10,8 @@ Flags (no -march=native, no -ffast-math):
                       (vectorized reductions without threads), otherwise neither: the build still succeeds.
 Runtime CPU dispatch (x86-64-v4 / x86-64-v3 / baseline clones) is done in csrc/ with GCC target_clones;
 SCE_NO_AVX512=1 in the environment builds without the x86-64-v4 clone.
+SCE_SANITIZE=address,undefined (any -fsanitize= list) builds with those sanitizers, for CI's memory-safety
+step (.ci/run): the Python process then needs LD_PRELOAD of the ASan runtime.
 """
 import os
 import sys
@@ -60,6 +62,12 @@ class BuildExt(build_ext):
                 print("sce: building without OpenMP", file=sys.stderr)
         if os.environ.get("SCE_NO_AVX512") == "1":
             compile_args.append("-DSCE_NO_X86_64_V4")
+        sanitize = os.environ.get("SCE_SANITIZE")
+        if sanitize and not is_msvc:
+            # every undefined-behaviour report aborts, so that a test run cannot pass over one
+            flags = [f"-fsanitize={sanitize}", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+            compile_args += flags
+            link_args += flags
         for ext in self.extensions:
             ext.extra_compile_args = compile_args + list(ext.extra_compile_args or [])
             ext.extra_link_args = link_args + list(ext.extra_link_args or [])

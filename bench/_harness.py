@@ -1,25 +1,25 @@
-"""Shared benchmark machinery: timing, thread control, optional dependencies, output, datasets.
+"""Shared benchmark machinery: optional peers, threads, timing, progress, output.
 
-Every suite (bench/kernels.py, later bench/logistic.py, bench/mlp.py) is a module with
+Every suite (bench/kernels.py, bench/logistic.py, bench/mlp.py) is a module with
 
     NAME = "kernels"
     DESCRIPTION = "one line"
+    PEERS = ("torch",)          # optional libraries it compares against when installed
     def run(ctx: Context) -> Report
 
-and is listed in ``bench.SUITES``.  The suite measures, reporting progress through ``ctx.step``;
-the entry point (bench/__main__.py) prints ``Report.markdown`` to stdout and writes
-``<out>/<NAME>.json`` (results + machine info) and ``<out>/<NAME>.png`` (when matplotlib is there).
+and is listed in ``bench.SUITES``.  The suite measures, announcing its number of steps with
+``ctx.progress(NAME, total)`` and reporting each through ``ctx.step``; the entry point
+(bench/__main__.py) prints ``Report.markdown`` to stdout and writes ``<out>/<NAME>.json`` (results +
+machine info) and ``<out>/<NAME>.png`` (when matplotlib is there).
 """
 import contextlib
-import datetime
 import gc
 import importlib
 import json
 import math
 import os
-import platform
+import shutil
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -27,30 +27,57 @@ from pathlib import Path
 
 import numpy as np
 
+from ._format import WIDTH
+
 # ----------------------------------------------------------------------------------------------
-# Optional dependencies (torch, matplotlib).  SCE_BENCH_NO_TORCH=1 / SCE_BENCH_NO_MATPLOTLIB=1
-# make the harness behave as if they were not installed.
+# Optional libraries.  SCE_BENCH_NO_<X>=1 makes the harness behave as if <X> were not installed.
 # ----------------------------------------------------------------------------------------------
 
 _TRUE = {"1", "true", "yes", "on"}
 _optional_cache = {}
+
+# peer -> (module to import, environment switch, what to pip install)
+PEERS = {
+    "torch": ("torch", "SCE_BENCH_NO_TORCH", "sce[peers]"),
+    "glum": ("glum", "SCE_BENCH_NO_GLUM", "sce[peers]"),
+    "scikit-learn-intelex": ("sklearnex.linear_model", "SCE_BENCH_NO_SKLEARNEX", "sce[peers]"),
+}
 
 
 def _disabled(var):
     return os.environ.get(var, "").strip().lower() in _TRUE
 
 
-def get_torch():
-    """The torch module, or None when it is not installed or SCE_BENCH_NO_TORCH is set."""
-    if "torch" not in _optional_cache:
+def get_peer(name):
+    """The module of optional peer `name` (see PEERS), or None when it is not importable or its
+    SCE_BENCH_NO_* switch is set."""
+    if name not in _optional_cache:
+        modname, env, _ = PEERS[name]
         mod = None
-        if not _disabled("SCE_BENCH_NO_TORCH"):
+        if not _disabled(env):
             try:
-                mod = importlib.import_module("torch")
-            except ImportError:
+                mod = importlib.import_module(modname)
+            except Exception:  # ImportError, or a broken install (sklearnex checks sklearn's version)
                 mod = None
-        _optional_cache["torch"] = mod
-    return _optional_cache["torch"]
+        _optional_cache[name] = mod
+    return _optional_cache[name]
+
+
+def get_torch():
+    return get_peer("torch")
+
+
+def missing_peers_line(names):
+    """'not installed (optional peers): torch, glum — pip install 'sce[peers]'', or None."""
+    missing = [n for n in dict.fromkeys(names) if get_peer(n) is None]
+    if not missing:
+        return None
+    installs = list(dict.fromkeys(PEERS[n][2] for n in missing))
+    pip = " ".join(f"'{x}'" if "[" in x else x for x in installs)
+    line = f"not installed (optional peers): {', '.join(missing)} — pip install {pip}"
+    if len(line) > WIDTH:
+        line = line.replace(" — pip", "\n— pip")
+    return line
 
 
 def get_pyplot():
@@ -134,18 +161,21 @@ class Timing:
         return d
 
 
-def time_call(fn, repeats=7, *, warmup=1, budget=None, min_repeats=3, max_repeats=None, setup=None):
+def time_call(fn, repeats=7, *, warmup=1, budget=None, min_repeats=3, max_repeats=None, setup=None,
+              estimate=None):
     """Median-of-repeats timing of ``fn()`` with time.perf_counter, after ``warmup`` untimed calls.
 
     repeats      nominal number of timed calls.
     budget       seconds a measurement may take: an expensive call runs fewer repeats (never below
                  min_repeats); a cheap one runs more, up to max_repeats (default: repeats), to cut
                  noise.  The warm-up call's time is the estimate.
+    estimate     with warmup=0: the seconds one call is known to take (e.g. from an identical
+                 call just made, which then served as the warm-up).
     setup        called (untimed) before every call, e.g. to reset a gradient.
     GC is disabled while timing, as in timeit.
     """
-    t_warm = 0.0
-    for _ in range(max(1, warmup)):
+    t_warm = estimate or 0.0
+    for _ in range(warmup if estimate is not None else max(1, warmup)):
         if setup is not None:
             setup()
         t0 = time.perf_counter()
@@ -176,145 +206,6 @@ def time_call(fn, repeats=7, *, warmup=1, budget=None, min_repeats=3, max_repeat
 
 
 # ----------------------------------------------------------------------------------------------
-# Formatting
-# ----------------------------------------------------------------------------------------------
-
-def fmt_num(x, digits=3):
-    """A float with ~`digits` significant digits, fixed-point; None/NaN -> an en dash."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    ax = abs(x)
-    if ax == 0:
-        return "0"
-    if ax >= 10 ** (digits - 1):
-        return f"{x:.0f}"
-    decimals = max(0, digits - 1 - int(math.floor(math.log10(ax))))
-    return f"{x:.{decimals}f}"
-
-
-def fmt_ratio(x):
-    return "–" if x is None else f"{fmt_num(x)}×"
-
-
-def fmt_count(n):
-    """1e5 for powers of ten, otherwise 3e7-style or the plain integer."""
-    n = int(n)
-    if n > 0:
-        e = int(round(math.log10(n)))
-        if 10 ** e == n and e >= 3:
-            return f"1e{e}"
-        m = n / 10 ** e
-        if e >= 3 and m == int(m):
-            return f"{int(m)}e{e}"
-    return str(n)
-
-
-def markdown_table(headers, rows, align=None):
-    """A GitHub Markdown table. align: string of 'l'/'r' per column (default: first l, rest r)."""
-    if align is None:
-        align = "l" + "r" * (len(headers) - 1)
-    cells = [[str(c) for c in headers]] + [["–" if c is None else str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-
-    def line(r):
-        return "| " + " | ".join(
-            c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(r, widths, align)
-        ) + " |"
-
-    sep = "|" + "|".join(("-" * (w + 1) + ":") if a == "r" else (":" + "-" * (w + 1))
-                         for w, a in zip(widths, align)) + "|"
-    return "\n".join([line(cells[0]), sep] + [line(r) for r in cells[1:]])
-
-
-# ----------------------------------------------------------------------------------------------
-# Machine information
-# ----------------------------------------------------------------------------------------------
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for ln in fh:
-                if ln.lower().startswith("model name"):
-                    return ln.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _version(modname):
-    try:
-        mod = importlib.import_module(modname)
-    except ImportError:
-        return None
-    return getattr(mod, "__version__", "?")
-
-
-def _git_state():
-    root = Path(__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return {"commit": head or None, "dirty": bool(dirty)}
-
-
-def machine_info():
-    """CPU, cores, library versions, sce build facts, date — stored with every JSON result."""
-    info = {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "cpu_model": _cpu_model(),
-        "cores_usable": cpu_count(),
-        "cores_total": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "versions": {
-            "sce": _version("sce"),
-            "numpy": np.__version__,
-            "scipy": _version("scipy"),
-            "sklearn": _version("sklearn"),
-            "threadpoolctl": _version("threadpoolctl"),
-            "torch": getattr(get_torch(), "__version__", None),
-            "matplotlib": _version("matplotlib") if get_pyplot() is not None else None,
-        },
-        "git": _git_state(),
-        "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_WAIT_POLICY",
-                                           "SCE_DATA_DIR", "SCE_BENCH_NO_TORCH") if k in os.environ},
-    }
-    try:
-        from sce import _core
-
-        info["sce_openmp"] = bool(_core.has_openmp())
-    except (ImportError, AttributeError):
-        info["sce_openmp"] = None
-    try:
-        from sce import _core
-
-        info["sce_simd_path"] = str(_core.simd_path())
-    except (ImportError, AttributeError):
-        info["sce_simd_path"] = None
-    try:
-        from threadpoolctl import threadpool_info
-
-        info["threadpools"] = [
-            {k: p.get(k) for k in ("user_api", "internal_api", "num_threads", "version", "prefix")}
-            for p in threadpool_info()
-        ]
-    except Exception:  # informational only
-        info["threadpools"] = None
-    return info
-
-
-def machine_summary(info):
-    v = info["versions"]
-    return (f"{info['cpu_model']}, {info['cores_usable']} usable cores; sce {v['sce']}"
-            + (f" ({info['sce_simd_path']})" if info.get("sce_simd_path") else "") + f", numpy {v['numpy']}, "
-            f"scipy {v['scipy']}, torch {v['torch'] or 'not installed'}; {info['date']}")
-
-
-# ----------------------------------------------------------------------------------------------
 # Run context, progress, output
 # ----------------------------------------------------------------------------------------------
 
@@ -322,7 +213,7 @@ def machine_summary(info):
 class Report:
     """What a suite hands back.
 
-    markdown  printed to stdout (tables + target lines).
+    markdown  printed to stdout (Markdown tables and notes, lines <= 100 characters).
     results   JSON-serialisable; written to <out>/<name>.json together with machine info.
     plot      optional callable(plt) -> matplotlib Figure, saved to <out>/<name>.png.
     """
@@ -332,25 +223,71 @@ class Report:
     plot: object = None
 
 
+class Progress:
+    """One suite's progress on stderr: name, steps done / total, elapsed time, current step.
+
+    On a terminal a bar redrawn in place; otherwise one plain line per finished step."""
+
+    def __init__(self, suite, total, stream, tty):
+        self.suite, self.total, self.stream, self.tty = suite, max(1, int(total)), stream, tty
+        self.done, self.t0, self.label = 0, time.perf_counter(), ""
+
+    def _elapsed(self):
+        s = int(time.perf_counter() - self.t0)
+        return f"{s // 60}:{s % 60:02d}"
+
+    def _width(self):
+        return min(WIDTH, shutil.get_terminal_size((WIDTH, 20)).columns) - 1
+
+    def draw(self):
+        if not self.tty:
+            return
+        n = 20
+        fill = min(n, n * self.done // self.total)
+        head = (f"[{self.suite}] |{'#' * fill}{'.' * (n - fill)}| {self.done}/{self.total} "
+                f"{self._elapsed()} ")
+        line = (head + self.label)[:self._width()]
+        self.stream.write("\r\x1b[K" + line)
+        self.stream.flush()
+
+    def clear(self):
+        if self.tty:
+            self.stream.write("\r\x1b[K")
+
+    def finish_step(self, text):
+        self.done = min(self.total, self.done + 1)
+        if not self.tty:
+            line = f"[{self.suite} {self.done}/{self.total} {self._elapsed()}] {text}"
+            self.stream.write(line[:WIDTH] + "\n")
+            self.stream.flush()
+        self.draw()
+
+    def close(self, text):
+        self.clear()
+        self.stream.write(f"[{self.suite}] {text}\n")
+        self.stream.flush()
+
+
 class _Step:
-    def __init__(self, suite, label, stream):
-        self.suite, self.label, self.stream = suite, label, stream
+    def __init__(self, ctx, suite, label):
+        self.ctx, self.suite, self.label = ctx, suite, label
         self.result = None
 
     def __enter__(self):
         self.t0 = time.perf_counter()
-        self.stream.write(f"[{self.suite}] {self.label} ... ")
-        self.stream.flush()
+        bar = self.ctx.bar(self.suite)
+        bar.label = self.label
+        bar.draw()
         return self
 
     def __exit__(self, exc_type, exc, tb):
         dt = time.perf_counter() - self.t0
         if exc_type is None:
-            extra = f" {self.result}" if self.result else ""
-            self.stream.write(f"done{extra} ({dt:.1f} s)\n")
+            text = f"{self.label} ({dt:.1f} s)" + (f": {self.result}" if self.result else "")
         else:
-            self.stream.write(f"FAILED ({exc_type.__name__}: {exc})\n")
-        self.stream.flush()
+            text = f"{self.label}: FAILED ({exc_type.__name__}: {exc})"
+            self.ctx.log(self.suite, text)
+        self.ctx.bar(self.suite).finish_step(text)
         return False
 
 
@@ -362,15 +299,47 @@ class Context:
     repeats: int = None          # None: the suite's default
     data_dir: Path = None
     stream: object = field(default=sys.stderr)
+    tty: bool = None             # None: stream.isatty()
+    _bars: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.tty is None:
+            self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    @property
+    def mode(self):
+        return "quick" if self.quick else ("full" if self.full else "default")
+
+    def progress(self, suite, total):
+        """Announce that `suite` will run `total` steps (ctx.step calls)."""
+        self._bars[suite] = Progress(suite, total, self.stream, self.tty)
+        self._bars[suite].draw()
+
+    def add_steps(self, suite, n):
+        self.bar(suite).total += n
+
+    def bar(self, suite):
+        if suite not in self._bars:
+            self._bars[suite] = Progress(suite, 1, self.stream, self.tty)
+        return self._bars[suite]
+
+    def finish(self, suite, text):
+        self.bar(suite).close(text)
+        self._bars.pop(suite, None)
 
     def step(self, suite, label):
         """``with ctx.step("kernels", "f64 1e6 1 thread: sce") as s: ...; s.result = "2.4 ns/elem"``
-        writes '[kernels] f64 1e6 1 thread: sce ... done 2.4 ns/elem (0.3 s)' to stderr."""
-        return _Step(suite, label, self.stream)
+        advances the suite's progress bar (a line '[kernels 3/24 0:05] f64 1e6 ...' off a tty)."""
+        return _Step(self, suite, label)
 
     def log(self, suite, msg):
+        bar = self._bars.get(suite)
+        if bar is not None:
+            bar.clear()
         self.stream.write(f"[{suite}] {msg}\n")
         self.stream.flush()
+        if bar is not None:
+            bar.draw()
 
 
 def _jsonable(obj):
@@ -393,7 +362,7 @@ def write_json(out_dir, name, results, machine=None, args=None):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.json"
-    payload = {"suite": name, "machine": machine or machine_info(), "args": args or {}, "results": results}
+    payload = {"suite": name, "machine": machine or {}, "args": args or {}, "results": results}
     with open(path, "w") as fh:
         json.dump(_jsonable(payload), fh, indent=1)
         fh.write("\n")
@@ -417,84 +386,62 @@ def save_plot(out_dir, name, plot_fn):
 
 
 # ----------------------------------------------------------------------------------------------
-# Data
+# Pauses between libraries, and how busy other processes keep the machine meanwhile
 # ----------------------------------------------------------------------------------------------
 
-def resolve_data_dir(arg=None):
-    """--data-dir, else $SCE_DATA_DIR, else None.  An explicitly given directory must exist."""
-    for src, value in (("--data-dir", arg), ("SCE_DATA_DIR", os.environ.get("SCE_DATA_DIR"))):
-        if value:
-            path = Path(value).expanduser()
-            if not path.is_dir():
-                raise FileNotFoundError(f"{src}={value!s} is not a directory")
-            return path
-    return None
+_OTHERS = []  # cores kept busy by other processes, sampled while a suite sleeps in settle()
 
 
-def _dataset_path(name, data_dir):
-    data_dir = Path(data_dir)
-    for cand in (data_dir / f"{name}.npz", data_dir / "npz" / f"{name}.npz"):
-        if cand.is_file():
-            return cand
-    raise FileNotFoundError(f"dataset {name!r}: no {name}.npz in {data_dir} (or {data_dir}/npz)")
+def _cpu_times():
+    """(busy, total) jiffies of the machine and this process's own CPU jiffies (Linux)."""
+    with open("/proc/stat") as fh:
+        vals = [int(v) for v in fh.readline().split()[1:9]]
+    with open("/proc/self/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return sum(vals) - vals[3] - vals[4], sum(vals), int(fields[11]) + int(fields[12])
 
 
-def available_datasets(data_dir):
-    """Names of the .npz datasets in data_dir (or data_dir/npz); [] when data_dir is None."""
-    if data_dir is None:
-        return []
-    data_dir = Path(data_dir)
-    names = {p.stem for d in (data_dir, data_dir / "npz") if d.is_dir() for p in d.glob("*.npz")}
-    return sorted(names)
+def reset_load():
+    _OTHERS.clear()
 
 
-def load_dataset(name, data_dir):
-    """(X, y, X_test, y_test) from <data_dir>/<name>.npz in the shared format (data/README.md).
+def settle(mode):
+    """Let idle worker threads of the previous library go to sleep before timing the next one.
 
-    kind "csr": X is a scipy.sparse.csr_matrix; kind "dense": an ndarray, uint8 pixels scaled to
-    float32 / 255.  y keeps the stored labels (e.g. -1/+1, 1/2, 0..9; see ``binary_targets``).
-    X_test / y_test are None when the set has no test split.
-    """
-    if data_dir is None:
-        raise ValueError("no data directory: pass --data-dir or set SCE_DATA_DIR")
-    with np.load(_dataset_path(name, data_dir), allow_pickle=False) as d:
-        kind = str(d["kind"])
-        files = set(d.files)
-
-        def dense(key):
-            X = d[key]
-            if X.dtype == np.uint8:
-                X = X.astype(np.float32)
-                X *= np.float32(1.0 / 255.0)
-            return X
-
-        def csr(suffix):
-            import scipy.sparse as sp
-
-            shape = tuple(int(s) for s in d["shape" + suffix])
-            return sp.csr_matrix((d["data" + suffix], d["indices" + suffix], d["indptr" + suffix]),
-                                 shape=shape)
-
-        if kind == "dense":
-            X = dense("X")
-            X_test = dense("X_test") if "X_test" in files else None
-        elif kind == "csr":
-            X = csr("")
-            X_test = csr("_test") if "data_test" in files else None
-        else:
-            raise ValueError(f"dataset {name!r}: unknown kind {kind!r}")
-        y = d["y"]
-        y_test = d["y_test"] if "y_test" in files else None
-    if X.shape[0] != y.shape[0] or (X_test is not None and X_test.shape[0] != y_test.shape[0]):
-        raise ValueError(f"dataset {name!r}: X and y row counts differ")
-    return X, y, X_test, y_test
+    OpenBLAS workers spin for a while after a BLAS call (and TBB / OpenMP workers after a parallel
+    region); on 2 cores the next library's threads then share the cores with spinning threads and
+    the first calls run ~10x slower.  A short sleep between libraries removes that cross-talk.
+    Meanwhile it samples how many cores other processes keep busy (our own spinning threads
+    excluded): timings taken while others compute are not to be trusted."""
+    try:
+        b0, t0, s0 = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        b0 = None
+    time.sleep(0.05 if mode == "quick" else 0.2)
+    if b0 is not None:
+        try:
+            b1, t1, s1 = _cpu_times()
+            if t1 > t0:
+                _OTHERS.append(max(0.0, (b1 - b0) - (s1 - s0)) / (t1 - t0) * (os.cpu_count() or 1))
+        except (OSError, ValueError, IndexError):
+            pass
 
 
-def binary_targets(y, positive=None):
-    """0/1 float64 targets from two-class labels; positive = the larger label unless given."""
-    classes = np.unique(y)
-    if classes.size > 2:
-        raise ValueError(f"expected two classes, got {classes.size}")
-    if positive is None:
-        positive = classes[-1]
-    return (np.asarray(y) == positive).astype(np.float64)
+def load_summary():
+    """Cores other processes kept busy during the pauses: mean, max, share of samples > 0.5."""
+    if not _OTHERS:
+        return None
+    v = sorted(_OTHERS)
+    return {"samples": len(v), "mean_cores": sum(v) / len(v), "max_cores": v[-1],
+            "share_over_0.5_core": sum(1 for x in v if x > 0.5) / len(v)}
+
+
+def load_note(load):
+    """A sentence for the report ('' when nothing was sampled)."""
+    if not load:
+        return ""
+    text = (f"Cores busy with other processes (sampled in the pauses between libraries): mean "
+            f"{load['mean_cores']:.2f}, max {load['max_cores']:.2f}")
+    if load["share_over_0.5_core"] > 0.1:
+        return text + "; **other processes were running: timings are noisy**."
+    return text + "."

@@ -10,10 +10,10 @@ import sce
 
 from _reference import (
     L,
-    ld,
     assert_close_ref,
     assert_mixed_close,
     central_difference,
+    ld,
     needs_longdouble,
     ref_bce,
     ref_softplus,
@@ -328,18 +328,18 @@ def test_grad_is_derivative_of_returned_loss(reduction, weights):
 def test_dtypes():
     z32 = np.float32([0.5, -1.0, 3.0])
     y = [1.0, 0.0, 1.0]
-    l, g = sce.bce_with_logits(z32, y, reduction="none", return_grad=True)
-    assert l.dtype == np.float32 and g.dtype == np.float32
+    loss, g = sce.bce_with_logits(z32, y, reduction="none", return_grad=True)
+    assert loss.dtype == np.float32 and g.dtype == np.float32
     # y given in float64 is cast to z's precision
     l2 = sce.bce_with_logits(z32, np.float32(y), reduction="none")
-    np.testing.assert_array_equal(l, l2)
-    l, g = sce.bce_with_logits(z32.astype(np.float64), y, reduction="none", return_grad=True)
-    assert l.dtype == np.float64 and g.dtype == np.float64
+    np.testing.assert_array_equal(loss, l2)
+    loss, g = sce.bce_with_logits(z32.astype(np.float64), y, reduction="none", return_grad=True)
+    assert loss.dtype == np.float64 and g.dtype == np.float64
     for dt in (np.int64, np.int8, np.bool_, np.float16):
         zi = np.array([1, 0, 1], dtype=dt)
-        l, g = sce.bce_with_logits(zi, [1, 0, 0], reduction="none", return_grad=True)
-        assert l.dtype == np.float64 and g.dtype == np.float64
-        np.testing.assert_array_equal(l, sce.bce_with_logits(zi.astype(np.float64), [1.0, 0.0, 0.0],
+        loss, g = sce.bce_with_logits(zi, [1, 0, 0], reduction="none", return_grad=True)
+        assert loss.dtype == np.float64 and g.dtype == np.float64
+        np.testing.assert_array_equal(loss, sce.bce_with_logits(zi.astype(np.float64), [1.0, 0.0, 0.0],
                                                              reduction="none"))
     m = sce.bce_with_logits(z32, y)
     assert isinstance(m, float)
@@ -352,10 +352,10 @@ def test_shapes_and_scalars():
     rng = np.random.default_rng(9)
     z = rng.normal(size=(2, 3, 4))
     y = (rng.random((2, 3, 4)) < 0.5).astype(float)
-    l, g = sce.bce_with_logits(z, y, reduction="none", return_grad=True)
-    assert l.shape == z.shape and g.shape == z.shape
+    loss, g = sce.bce_with_logits(z, y, reduction="none", return_grad=True)
+    assert loss.shape == z.shape and g.shape == z.shape
     l_flat, g_flat = sce.bce_with_logits(z.ravel(), y.ravel(), reduction="none", return_grad=True)
-    np.testing.assert_array_equal(l.ravel(), l_flat)
+    np.testing.assert_array_equal(loss.ravel(), l_flat)
     np.testing.assert_array_equal(g.ravel(), g_flat)
     # 0-d
     l0, g0 = sce.bce_with_logits(0.3, 1.0, reduction="none", return_grad=True)
@@ -363,8 +363,8 @@ def test_shapes_and_scalars():
     assert float(l0) == pytest.approx(np.log1p(np.exp(-0.3)), rel=1e-14, abs=0)
     assert sce.bce_with_logits(0.3, 1.0) == pytest.approx(np.log1p(np.exp(-0.3)), rel=1e-14, abs=0)
     # empty
-    l, g = sce.bce_with_logits(np.empty((0, 3)), np.empty((0, 3)), reduction="none", return_grad=True)
-    assert l.shape == (0, 3) and g.shape == (0, 3)
+    loss, g = sce.bce_with_logits(np.empty((0, 3)), np.empty((0, 3)), reduction="none", return_grad=True)
+    assert loss.shape == (0, 3) and g.shape == (0, 3)
     s, g = sce.bce_with_logits(np.empty(0), np.empty(0), reduction="sum", return_grad=True)
     assert s == 0.0 and g.shape == (0,)
     with pytest.raises(ValueError, match="total sample weight is zero"):

@@ -24,9 +24,12 @@ from sce._mlp import MLPObjective
 L = np.longdouble
 
 
+# tol=1e-3 (and for Adam a larger step) lets both solvers stop by their own rule on the checks'
+# small problems, so no check ends in a ConvergenceWarning (lbfgs checks also run 10x faster)
 @parametrize_with_checks([
-    SigmoidMLPClassifier(hidden_layer_sizes=(5,), max_iter=300, random_state=0),
-    SigmoidMLPClassifier(hidden_layer_sizes=(5,), max_iter=300, random_state=0, solver="lbfgs"),
+    SigmoidMLPClassifier(hidden_layer_sizes=(5,), max_iter=500, tol=1e-3, learning_rate_init=0.01,
+                         random_state=0),
+    SigmoidMLPClassifier(hidden_layer_sizes=(5,), max_iter=300, tol=1e-3, random_state=0, solver="lbfgs"),
 ])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
@@ -200,8 +203,11 @@ def _targets(kind, n=450, seed=0):
 
 
 def _fit_quiet(model, X, y, **kw):
+    """model.fit for runs cut short on purpose (a few epochs, to compare trajectories): only the
+    max-iterations ConvergenceWarning, their expected side effect, is silenced."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", "(Stochastic Optimizer: Maximum iterations|lbfgs failed to converge)",
+                                ConvergenceWarning)
         return model.fit(X, y, **kw)
 
 
@@ -352,7 +358,7 @@ def test_partial_fit_chunks():
     m.partial_fit(X[first], y[first], classes=classes)
     assert list(m.classes_) == list(classes) and m.n_outputs_ == 10
     rng = np.random.default_rng(0)
-    for epoch in range(20):
+    for _ in range(20):
         for c in np.array_split(rng.permutation(1000), 10):
             m.partial_fit(X[c], y[c])
     assert list(m.classes_) == list(classes)
@@ -455,6 +461,19 @@ def test_convergence_warning_and_n_iter(solver):
             warnings.simplefilter("error", ConvergenceWarning)
             m = SigmoidMLPClassifier((8,), solver=solver, tol=1e-2, random_state=0).fit(X, y)
         assert 1 <= m.n_iter_ < 200
+
+
+def test_warnings_name_the_calling_line():
+    X, y = _targets("binary", n=100)
+    for solver in ("lbfgs", "adam"):
+        with pytest.warns(ConvergenceWarning) as record:
+            SigmoidMLPClassifier((4,), solver=solver, max_iter=2, random_state=0).fit(X, y)
+        assert [w.filename for w in record] == [__file__], solver
+    with pytest.warns(UserWarning, match="batch_size") as record:
+        SigmoidMLPClassifier((4,), batch_size=500, random_state=0).partial_fit(X, y, classes=[0, 1])
+    assert [w.filename for w in record] == [__file__]
+    m = SigmoidMLPClassifier((4,), batch_size=100, random_state=0)  # == n_samples: no warning
+    m.partial_fit(X, y, classes=[0, 1])
 
 
 @pytest.mark.parametrize("kind", ["binary", "multiclass"])
@@ -590,7 +609,7 @@ def test_n_threads_do_not_change_the_fit():
 def test_verbose(capsys):
     X, y = _targets("binary", n=100)
     _fit_quiet(SigmoidMLPClassifier((4,), max_iter=3, verbose=True, random_state=0), X, y)
-    lines = [l for l in capsys.readouterr().out.splitlines() if "loss" in l.lower()]
+    lines = [line for line in capsys.readouterr().out.splitlines() if "loss" in line.lower()]
     assert len(lines) >= 3
 
 
@@ -659,7 +678,10 @@ def test_errors_match_sklearn(case):
     t_ref, msg_ref = _error_of(lambda: run(MLPClassifier))
     t_ours, msg_ours = _error_of(lambda: run(SigmoidMLPClassifier))
     assert t_ours is t_ref, (t_ours, msg_ours, t_ref, msg_ref)
-    norm = lambda m: re.sub(r"SigmoidMLPClassifier|MLPClassifier", "<est>", m).split("\n")[0]
+
+    def norm(msg):
+        return re.sub(r"SigmoidMLPClassifier|MLPClassifier", "<est>", msg).split("\n")[0]
+
     # sklearn's wording for continuous y depends on where it is caught (unique_labels prints the array)
     n_chars = len("Unknown label type") if case == "y_continuous" else 45
     assert norm(msg_ref)[:n_chars] in norm(msg_ours), (msg_ours, msg_ref)

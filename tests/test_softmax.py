@@ -238,7 +238,7 @@ def test_grad_is_derivative_of_returned_loss(reduction, kind, weighted):
         fd = np.empty_like(z)
         for i in range(n):  # row i's loss depends on row i only
             fd[i] = central_difference(
-                lambda zr: sce.softmax_cross_entropy(
+                lambda zr, i=i: sce.softmax_cross_entropy(
                     np.vstack([z[:i], zr[None], z[i + 1:]]), t, reduction="none", **kw)[i], z[i], h)
     else:
         fd = central_difference(lambda zz: sce.softmax_cross_entropy(zz, t, reduction=reduction, **kw), z, h)
@@ -327,7 +327,6 @@ def test_leading_dimensions(dtype):
 @needs_longdouble
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_large_number_of_classes(dtype):
-    rng = np.random.default_rng(10)
     n, K = 6, 10_000
     z = grid_logits(dtype, (n, K), 3.0, 11)
     z[0, 123] = 60  # a confident row
@@ -338,7 +337,9 @@ def test_large_number_of_classes(dtype):
     rtol = 1e-12 if dtype is np.float64 else 2e-5
     assert_close_ref(loss, ref_loss, dtype, rtol, what="loss")
     assert_mixed_close(grad, ref_grad, dtype, rtol, what="grad")
-    np.testing.assert_allclose(grad.sum(axis=1), 0.0, atol=10 * np.finfo(dtype).eps)
+    # sum_k p_k - 1 is the rounding of the row's sum of K exponentials: it grows like sqrt(K) eps
+    # (the order of that sum differs between builds, e.g. the sanitizer build of CI)
+    np.testing.assert_allclose(grad.sum(axis=1), 0.0, atol=2 * np.sqrt(K) * np.finfo(dtype).eps)
     assert np.all(grad[np.arange(n), labels] < 0)
     assert np.all(np.delete(grad, labels + K * np.arange(n)) >= 0)
     # probability targets with K = 1e4 (label smoothing)
@@ -377,8 +378,8 @@ def test_dtypes_and_target_kinds():
     ref_l, ref_g = _ce(z, labels)
     for lab in (labels.astype(np.int32), labels.astype(np.uint8), labels.astype(np.float64),
                 labels.astype(np.float32), labels.tolist()):
-        l, g = _ce(z, lab)
-        np.testing.assert_array_equal(l, ref_l)
+        loss, g = _ce(z, lab)
+        np.testing.assert_array_equal(loss, ref_l)
         np.testing.assert_array_equal(g, ref_g)
     # bool labels (two classes)
     zb = rng.normal(size=(4, 2))
@@ -386,8 +387,8 @@ def test_dtypes_and_target_kinds():
                                   _ce(zb, np.array([1, 0, 1, 1]))[0])
     # the target's shape decides: integer one-hot rows of logits' shape are probabilities
     onehot = np.eye(3, dtype=np.int64)[labels]
-    l, g = _ce(z, onehot)
-    np.testing.assert_allclose(l, ref_l, rtol=1e-15)
+    loss, g = _ce(z, onehot)
+    np.testing.assert_allclose(loss, ref_l, rtol=1e-15)
     np.testing.assert_allclose(g, ref_g, rtol=1e-15, atol=1e-17)
     # square logits: a (3, 3) target is probabilities, a (3,) target labels
     zs = z[:3]
@@ -399,9 +400,9 @@ def test_dtypes_and_target_kinds():
     assert l32.dtype == np.float32 and g32.dtype == np.float32
     for dt in (np.int64, np.int16, np.float16, np.bool_):
         zi = (rng.normal(size=(6, 3)) * 3).astype(dt)
-        l, g = _ce(zi, labels)
-        assert l.dtype == np.float64 and g.dtype == np.float64
-        np.testing.assert_array_equal(l, _ce(zi.astype(np.float64), labels)[0])
+        loss, g = _ce(zi, labels)
+        assert loss.dtype == np.float64 and g.dtype == np.float64
+        np.testing.assert_array_equal(loss, _ce(zi.astype(np.float64), labels)[0])
     assert isinstance(sce.softmax_cross_entropy(z.astype(np.float32), labels), float)
 
 

@@ -28,9 +28,16 @@ def _float_array(x, name, dtype=None):
     return arr.astype(dtype, copy=False)
 
 
+def _kernel_ready(arr, dtype=None):
+    """arr as a C-contiguous array aligned to its element size, as the kernels read it: a copy only
+    when it is not (a view that starts off its element size, e.g. a field of a packed structured
+    array, would make the vectorized loops load misaligned elements)."""
+    return np.require(arr, dtype=dtype, requirements=["C", "A"])
+
+
 def _flat(arr):
-    """A 1-D C-contiguous view (a copy only when arr is not C-contiguous)."""
-    return np.ascontiguousarray(arr).reshape(-1)
+    """A 1-D view of _kernel_ready(arr)."""
+    return _kernel_ready(arr).reshape(-1)
 
 
 def _check_reduction(reduction):
@@ -113,9 +120,8 @@ def _elementwise(name, z, out, n_threads):
         raise TypeError(f"out has dtype {out.dtype} but the result has dtype {arr.dtype}")
     if not out.flags.writeable:
         raise ValueError("out is read-only")
-    if out.flags.c_contiguous and (arr is out or not np.shares_memory(arr, out)):
-        src = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
-        _core.elementwise(_core.MAPS[name], src.reshape(-1), out.reshape(-1), nt)
+    if out.flags.c_contiguous and out.flags.aligned and (arr is out or not np.shares_memory(arr, out)):
+        _core.elementwise(_core.MAPS[name], _flat(arr), out.reshape(-1), nt)
     else:  # out is strided, or overlaps z partially: compute into a fresh buffer, then copy
         res = np.empty(arr.shape, dtype=arr.dtype)
         _core.elementwise(_core.MAPS[name], _flat(arr), res.reshape(-1), nt)
@@ -124,17 +130,150 @@ def _elementwise(name, z, out, n_threads):
 
 
 def sigmoid(z, out=None, *, n_threads=None):
-    """Logistic sigmoid 1 / (1 + exp(-z)), elementwise; exact at +/-inf, NaN propagates."""
+    """Logistic sigmoid ``1 / (1 + exp(-z))``, elementwise.
+
+    Computed as ``1 / (1 + exp(-z))`` for ``z >= 0`` and ``exp(z) / (1 + exp(z))`` otherwise, so
+    no ``exp`` overflows: sigmoid(-inf) = 0 and sigmoid(inf) = 1 exactly, and very negative ``z``
+    gives tiny positive values (down to the subnormal range) instead of 0 from ``1 - 1``.
+
+    Parameters
+    ----------
+    z : array_like
+        Input of any shape.  float32 is computed in float32 and float64 in float64; any other
+        real dtype (integers, bool, float16, long double) is computed in float64.  Complex or
+        non-numeric input raises TypeError.
+    out : ndarray, optional
+        Array to write the result to: same shape as ``z`` and the result's dtype (float32 for
+        float32 ``z``, float64 otherwise), writeable; it may be ``z`` itself (in place) and need
+        not be contiguous.  A mismatch raises ValueError (shape, read-only) or TypeError (dtype).
+    n_threads : int, default=None
+        OpenMP threads: None uses ``min(omp_get_max_threads(), usable cores)``, so it follows
+        ``OMP_NUM_THREADS`` and threadpoolctl limits; -1 uses all cores this process may run
+        on; a positive int that many.  The result does not depend on the thread count.  Without
+        OpenMP the call runs on one thread.
+
+    Returns
+    -------
+    result : ndarray or numpy scalar
+        ``out`` when given; otherwise a new array of ``z``'s shape (a numpy scalar for 0-d
+        input).  NaN in gives NaN out; ``z`` is never modified unless it is ``out``.
+
+    See Also
+    --------
+    scipy.special.expit : The same function in SciPy (what scikit-learn uses).
+    log_sigmoid : ``log(sigmoid(z))`` without underflow.
+    softplus : ``log(1 + exp(z))``, the antiderivative of sigmoid.
+    bce_with_logits : Binary cross-entropy taken from the logits ``z``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sce
+    >>> sce.sigmoid([-1000.0, -1.0, 0.0, 1.0, 1000.0])
+    array([0.        , 0.26894142, 0.5       , 0.73105858, 1.        ])
+    >>> sce.sigmoid(np.array([-np.inf, np.nan, np.inf]))
+    array([ 0., nan,  1.])
+    >>> z = np.array([0.0, 2.0], dtype=np.float32)
+    >>> out = sce.sigmoid(z, out=z)  # in place; float32 stays float32
+    >>> np.round(z, 6)
+    array([0.5     , 0.880797], dtype=float32)
+    """
     return _elementwise("sigmoid", z, out, n_threads)
 
 
 def log_sigmoid(z, out=None, *, n_threads=None):
-    """log(sigmoid(z)) = -softplus(-z), elementwise, without overflow or cancellation."""
+    """Log of the logistic sigmoid, ``log(sigmoid(z)) = -softplus(-z)``, elementwise.
+
+    Computed as ``min(z, 0) - log1p(exp(-|z|))``: no overflow for large ``|z|`` and no
+    ``log(0)`` for very negative ``z`` (log_sigmoid(-1000) is -1000, not -inf);
+    log_sigmoid(-inf) = -inf, log_sigmoid(inf) = 0.
+
+    Parameters
+    ----------
+    z : array_like
+        Input of any shape.  float32 is computed in float32 and float64 in float64; any other
+        real dtype (integers, bool, float16, long double) is computed in float64.  Complex or
+        non-numeric input raises TypeError.
+    out : ndarray, optional
+        Array to write the result to: same shape as ``z`` and the result's dtype (float32 for
+        float32 ``z``, float64 otherwise), writeable; it may be ``z`` itself (in place) and need
+        not be contiguous.  A mismatch raises ValueError (shape, read-only) or TypeError (dtype).
+    n_threads : int, default=None
+        OpenMP threads: None uses ``min(omp_get_max_threads(), usable cores)``, so it follows
+        ``OMP_NUM_THREADS`` and threadpoolctl limits; -1 uses all cores this process may run
+        on; a positive int that many.  The result does not depend on the thread count.  Without
+        OpenMP the call runs on one thread.
+
+    Returns
+    -------
+    result : ndarray or numpy scalar
+        ``out`` when given; otherwise a new array of ``z``'s shape (a numpy scalar for 0-d
+        input).  NaN in gives NaN out; ``z`` is never modified unless it is ``out``.
+
+    See Also
+    --------
+    scipy.special.log_expit : The same function in SciPy.
+    sigmoid : The logistic sigmoid itself.
+    softplus : ``softplus(z) = -log_sigmoid(-z)``.
+    bce_with_logits : Binary cross-entropy, ``-log_sigmoid(z)`` for a positive target.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sce
+    >>> np.round(sce.log_sigmoid([-40.0, -1.0, 0.0, 1.0]), 6)
+    array([-40.      ,  -1.313262,  -0.693147,  -0.313262])
+    >>> float(sce.log_sigmoid(-1000.0))
+    -1000.0
+    """
     return _elementwise("log_sigmoid", z, out, n_threads)
 
 
 def softplus(z, out=None, *, n_threads=None):
-    """softplus(z) = log(1 + exp(z)), elementwise; softplus(-inf) = 0, softplus(inf) = inf."""
+    """Softplus ``log(1 + exp(z))``, elementwise.
+
+    Computed as ``max(z, 0) + log1p(exp(-|z|))``: no overflow for large ``z`` (softplus(1000) is
+    1000), full relative accuracy for very negative ``z``; softplus(-inf) = 0,
+    softplus(inf) = inf.
+
+    Parameters
+    ----------
+    z : array_like
+        Input of any shape.  float32 is computed in float32 and float64 in float64; any other
+        real dtype (integers, bool, float16, long double) is computed in float64.  Complex or
+        non-numeric input raises TypeError.
+    out : ndarray, optional
+        Array to write the result to: same shape as ``z`` and the result's dtype (float32 for
+        float32 ``z``, float64 otherwise), writeable; it may be ``z`` itself (in place) and need
+        not be contiguous.  A mismatch raises ValueError (shape, read-only) or TypeError (dtype).
+    n_threads : int, default=None
+        OpenMP threads: None uses ``min(omp_get_max_threads(), usable cores)``, so it follows
+        ``OMP_NUM_THREADS`` and threadpoolctl limits; -1 uses all cores this process may run
+        on; a positive int that many.  The result does not depend on the thread count.  Without
+        OpenMP the call runs on one thread.
+
+    Returns
+    -------
+    result : ndarray or numpy scalar
+        ``out`` when given; otherwise a new array of ``z``'s shape (a numpy scalar for 0-d
+        input).  NaN in gives NaN out; ``z`` is never modified unless it is ``out``.
+
+    See Also
+    --------
+    numpy.logaddexp : ``np.logaddexp(0, z)`` is the same function in NumPy.
+    log_sigmoid : ``log_sigmoid(z) = -softplus(-z)``.
+    sigmoid : The derivative of softplus.
+    bce_with_logits : Binary cross-entropy, ``softplus(z) - y z`` per element.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sce
+    >>> np.round(sce.softplus([-1.0, 0.0, 1.0, 50.0]), 6)
+    array([ 0.313262,  0.693147,  1.313262, 50.      ])
+    >>> float(sce.softplus(1000.0))
+    1000.0
+    """
     return _elementwise("softplus", z, out, n_threads)
 
 
@@ -150,33 +289,88 @@ def _log1p(x, out=None, *, n_threads=None):
 
 def bce_with_logits(z, y, *, sample_weight=None, pos_weight=None, reduction="mean",
                     return_grad=False, n_threads=None):
-    """Binary cross-entropy from logits, fused with its gradient.
+    """Binary cross-entropy from logits, optionally with its gradient in the same pass.
 
-    loss_i = -w_i [pw_i y_i log sigmoid(z_i) + (1 - y_i) log(1 - sigmoid(z_i))]
+    For logits ``z`` and targets ``y`` (elementwise, any shape)::
+
+        loss_i = -w_i * [pw_i * y_i * log(sigmoid(z_i)) + (1 - y_i) * log(1 - sigmoid(z_i))]
+               =  w_i * [pw_i * y_i * softplus(-z_i) + (1 - y_i) * softplus(z_i)]
+
+    with sample weights ``w`` and positive-class weights ``pw`` (both 1 by default).  It is taken
+    from the logits, never from probabilities, so it is finite and accurate for every finite
+    ``z`` (no clipping; a confident wrong prediction z = -1000 with y = 1 costs 1000).
 
     Parameters
     ----------
     z : array_like of any shape
-        Logits.  float32 is computed in float32, float64 and any other real dtype in float64.
-    y : array_like, same shape as z
-        Targets in [0, 1] (soft labels allowed); cast to z's precision.
-    sample_weight : array_like broadcastable to z.shape, optional
-        Non-negative finite weights w_i.
-    pos_weight : float or array_like broadcastable to z.shape, optional
-        Positive weight of the positive term, as in PyTorch's ``BCEWithLogitsLoss``
-        (e.g. shape (n_outputs,) for one weight per column).
-    reduction : {"mean", "sum", "none"}
-        "mean" divides the weighted sum by the total weight sum(w) (the element count when
-        unweighted); "none" returns the weighted per-element losses with z's shape.
-    return_grad : bool
-        Also return the derivative of the returned loss with respect to z (z's shape and dtype);
-        for "none" that is the elementwise derivative w_i (sigma(z_i) (pw_i y_i + 1 - y_i) - pw_i y_i).
-    n_threads : int, optional
-        OpenMP threads (None: all usable cores, honouring OMP_NUM_THREADS / threadpoolctl).
+        Logits.  float32 is computed in float32; float64 and any other real dtype in float64.
+    y : array_like of the same shape as z
+        Targets in [0, 1]: 0/1 labels (bool and integer arrays are fine) or soft labels.  Cast
+        to z's precision.  No broadcasting: a different shape raises ValueError, and so does a
+        target outside [0, 1] or NaN.
+    sample_weight : float or array_like broadcastable to z.shape, default=None
+        Non-negative finite weights ``w_i``; None weighs every element 1.  A negative,
+        infinite or NaN weight raises ValueError.
+    pos_weight : float or array_like broadcastable to z.shape, default=None
+        Positive finite weights ``pw_i`` of the positive term, as ``pos_weight`` of PyTorch's
+        ``BCEWithLogitsLoss`` (e.g. shape (n_outputs,) for one weight per column of a
+        (n_samples, n_outputs) ``z``); None means 1.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        "sum" returns sum_i loss_i; "mean" divides that sum by the total weight sum_i w_i (the
+        number of elements when unweighted; ``pos_weight`` does not enter the divisor), and
+        raises ValueError when the total weight is 0 (also for empty input); "none" returns
+        the per-element losses ``loss_i``.
+    return_grad : bool, default=False
+        Also return the derivative of the returned loss with respect to ``z``: for "none" the
+        elementwise derivative ``w_i * ((pw_i * y_i + 1 - y_i) * sigmoid(z_i) - pw_i * y_i)``
+        (``w_i * (sigmoid(z_i) - y_i)`` without pos_weight), for "sum" the same array, and for
+        "mean" that array divided by the total weight.
+    n_threads : int, default=None
+        OpenMP threads: None uses ``min(omp_get_max_threads(), usable cores)``, so it follows
+        ``OMP_NUM_THREADS`` and threadpoolctl limits; -1 uses all cores this process may run
+        on; a positive int that many.  Results do not depend on the thread count (sums are
+        taken over fixed chunks in a fixed order).  Without OpenMP the call runs on one thread.
 
     Returns
     -------
-    loss : float (for "mean" / "sum") or ndarray (for "none"), or (loss, grad) with return_grad.
+    loss : float or ndarray
+        A Python float for "mean" and "sum"; for "none" an array of z's shape and dtype.
+    grad : ndarray
+        Only with ``return_grad=True``: array of z's shape and dtype; the function then returns
+        the tuple ``(loss, grad)``.
+
+    See Also
+    --------
+    sklearn.metrics.log_loss : The same mean loss computed from (clipped) probabilities
+        ``sigmoid(z)``, for hard 0/1 labels.
+    softmax_cross_entropy : The multiclass loss, from logits over the last axis.
+    sigmoid, log_sigmoid, softplus : The elementwise functions the loss is made of.
+    LogisticClassifier : Binary logistic regression minimizes C * (sum reduction) + penalty.
+    SigmoidMLPClassifier : Its binary and multilabel outputs are trained with this loss.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sce
+    >>> z = np.array([2.0, -1.0, 0.0])
+    >>> y = np.array([1.0, 0.0, 1.0])
+    >>> round(sce.bce_with_logits(z, y), 6)
+    0.377779
+    >>> np.round(sce.bce_with_logits(z, y, reduction="none"), 6)
+    array([0.126928, 0.313262, 0.693147])
+    >>> loss, grad = sce.bce_with_logits(z, y, return_grad=True)
+    >>> np.round(grad, 6)  # (sigmoid(z) - y) / 3
+    array([-0.039734,  0.089647, -0.166667])
+    >>> round(sce.bce_with_logits(z, y, pos_weight=2.0), 6)
+    0.651137
+    >>> sce.bce_with_logits([-1000.0], [1.0])  # no overflow, no clipping
+    1000.0
+
+    The mean is scikit-learn's log loss of the probabilities ``sigmoid(z)``:
+
+    >>> from sklearn.metrics import log_loss
+    >>> round(log_loss(y, sce.sigmoid(z)), 6)
+    0.377779
     """
     _check_reduction(reduction)
     zarr = _float_array(z, "z")
@@ -208,27 +402,89 @@ def bce_with_logits(z, y, *, sample_weight=None, pos_weight=None, reduction="mea
 
 def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean",
                           return_grad=False, n_threads=None):
-    """Softmax cross-entropy over the last axis, fused with its gradient.
+    """Softmax cross-entropy over the last axis, optionally with its gradient in the same pass.
 
-    loss_i = -sum_k t_ik log softmax(z_i)_k = logsumexp(z_i) sum_k t_ik - sum_k t_ik z_ik
+    For each row ``z_i`` of logits (the last axis holds the classes) and target row ``t_i``::
+
+        loss_i = -w_i * sum_k t_ik * log(softmax(z_i)_k)
+               =  w_i * (logsumexp(z_i) * sum_k t_ik - sum_k t_ik * z_ik)
+
+    where integer labels stand for one-hot rows (``loss_i = w_i * (logsumexp(z_i) - z_i[label])``).
+    The log-sum-exp is shifted by the row maximum, so any finite logits are fine.
 
     Parameters
     ----------
     logits : array_like of shape (..., n_classes)
+        At least one dimension, not empty.  float32 is computed in float32; float64 and any
+        other real dtype in float64.
     target : array_like
-        Either integer class labels of shape logits.shape[:-1] with values in [0, n_classes), or
-        probabilities in [0, 1] with logits' shape (e.g. label-smoothed one-hot rows).
-    sample_weight : array_like broadcastable to logits.shape[:-1], optional
-    reduction : {"mean", "sum", "none"}
-        "mean" divides by the total sample weight (the number of rows when unweighted); "none"
-        returns the weighted per-row losses of shape logits.shape[:-1].
-    return_grad : bool
-        Also return d(loss)/d(logits), w_i (softmax(z_i) sum_k t_ik - t_i) scaled like the loss.
-    n_threads : int, optional
+        Either class labels of shape ``logits.shape[:-1]`` (integers, bool, or floats with
+        integral values) in [0, n_classes), or probabilities in [0, 1] of the same shape as
+        ``logits`` (e.g. label-smoothed one-hot rows; rows need not sum to 1, the formula above
+        uses sum_k t_ik).  The shape decides which: a target of logits' shape is probabilities,
+        also when it holds integers.  Labels outside [0, n_classes), non-integral float labels,
+        probabilities outside [0, 1] or NaN raise ValueError.
+    sample_weight : float or array_like broadcastable to logits.shape[:-1], default=None
+        Non-negative finite weight ``w_i`` per row; None weighs every row 1.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        "sum" returns sum_i loss_i; "mean" divides it by the total weight sum_i w_i (the number
+        of rows when unweighted) and raises ValueError when that is 0; "none" returns the
+        per-row losses, of shape ``logits.shape[:-1]``.
+    return_grad : bool, default=False
+        Also return the derivative of the returned loss with respect to ``logits``:
+        ``w_i * (softmax(z_i) * sum_k t_ik - t_i)`` per row for "none" and "sum", divided by
+        the total weight for "mean".
+    n_threads : int, default=None
+        OpenMP threads: None uses ``min(omp_get_max_threads(), usable cores)``, so it follows
+        ``OMP_NUM_THREADS`` and threadpoolctl limits; -1 uses all cores this process may run
+        on; a positive int that many.  Results do not depend on the thread count.  Without
+        OpenMP the call runs on one thread.
 
     Returns
     -------
-    loss : float or ndarray, or (loss, grad) with return_grad.
+    loss : float or ndarray
+        A Python float for "mean" and "sum"; for "none" an array of shape
+        ``logits.shape[:-1]`` in the logits' computing dtype.
+    grad : ndarray
+        Only with ``return_grad=True``: array of the logits' shape and computing dtype; the
+        function then returns the tuple ``(loss, grad)``.
+
+    See Also
+    --------
+    sklearn.metrics.log_loss : The same mean loss computed from (clipped) probabilities
+        ``softmax(logits)``.
+    scipy.special.log_softmax : The log-probabilities whose negative the loss picks.
+    bce_with_logits : The binary (and multilabel) loss.
+    LogisticClassifier : Multinomial logistic regression minimizes C * (sum reduction) + penalty.
+    SigmoidMLPClassifier : Its multiclass output layer is trained with this loss.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sce
+    >>> logits = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, -1.0]])
+    >>> labels = np.array([0, 2])
+    >>> round(sce.softmax_cross_entropy(logits, labels), 6)
+    2.035104
+    >>> np.round(sce.softmax_cross_entropy(logits, labels, reduction="none"), 6)
+    array([0.41703 , 3.653178])
+    >>> loss, grad = sce.softmax_cross_entropy(logits, labels, reduction="sum", return_grad=True)
+    >>> np.round(grad, 4)  # softmax(logits) - one-hot(labels)
+    array([[-0.341 ,  0.2424,  0.0986],
+           [ 0.1161,  0.858 , -0.9741]])
+
+    Probability targets, here label-smoothed one-hot rows:
+
+    >>> smoothed = 0.9 * np.eye(3)[labels] + 0.1 / 3
+    >>> np.round(sce.softmax_cross_entropy(logits, smoothed, reduction="none"), 6)
+    array([0.513697, 3.486512])
+
+    The mean is scikit-learn's log loss of the probabilities ``softmax(logits)``:
+
+    >>> from scipy.special import softmax
+    >>> from sklearn.metrics import log_loss
+    >>> round(log_loss(labels, softmax(logits, axis=1), labels=[0, 1, 2]), 6)
+    2.035104
     """
     _check_reduction(reduction)
     zarr = _float_array(logits, "logits")
@@ -244,7 +500,7 @@ def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean
     if tarr.shape == zarr.shape and tarr.shape != row_shape:
         if tarr.dtype.kind not in "fiub":
             raise TypeError(f"probability targets must be real numbers; got dtype {tarr.dtype}")
-        probs = np.ascontiguousarray(tarr, dtype=dtype).reshape(n_rows, n_classes)
+        probs = _kernel_ready(tarr, dtype).reshape(n_rows, n_classes)
     elif tarr.shape == row_shape:
         if tarr.dtype.kind not in "iubf":
             raise TypeError(f"target labels must be integers; got dtype {tarr.dtype}")
@@ -261,7 +517,7 @@ def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean
             )
         if tarr.dtype.kind == "u" and tarr.size and tarr.max() > np.iinfo(np.int64).max:
             raise ValueError(f"target labels must be in [0, {n_classes}); got {tarr.max()}")
-        labels = np.ascontiguousarray(labels, dtype=np.int64).reshape(n_rows)
+        labels = _kernel_ready(labels, np.int64).reshape(n_rows)
     else:
         raise ValueError(
             f"target has shape {tarr.shape}; expected labels of shape {row_shape} "
@@ -278,7 +534,7 @@ def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean
     loss = np.empty(row_shape, dtype=dtype) if reduction == "none" else None
     grad = np.empty(zarr.shape, dtype=dtype) if return_grad else None
     total, status = _core.softmax_xent(
-        np.ascontiguousarray(zarr).reshape(n_rows, n_classes), labels, probs, sw, grad_scale,
+        _kernel_ready(zarr).reshape(n_rows, n_classes), labels, probs, sw, grad_scale,
         None if loss is None else loss.reshape(-1),
         None if grad is None else grad.reshape(n_rows, n_classes),
         effective_n_threads(n_threads),

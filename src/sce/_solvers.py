@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _core
+from ._threads import serial_blas as _serial_blas
 
 _ARMIJO = 1e-4
 _MAX_HALVINGS = 40
@@ -366,16 +367,6 @@ _JACOBI_MIN_SPREAD = 1e4
 # w8a (301 parameters) took 41 ms with one BLAS thread and 160-182 ms with two, ijcnn1 (23) 33 ms
 # against 104 ms.
 _SERIAL_BLAS_MAX_PARAMS = 2000
-_blas_controller = None
-
-
-def _serial_blas():
-    """Context manager limiting the BLAS libraries (numpy's and scipy's) to one thread."""
-    global _blas_controller
-    if _blas_controller is None:  # inspecting the loaded libraries costs ~1 ms: once
-        from threadpoolctl import ThreadpoolController
-        _blas_controller = ThreadpoolController()
-    return _blas_controller.limit(limits=1, user_api="blas")
 
 
 def newton_cholesky(obj, x0, tol, max_iter, verbose=0):

@@ -1,6 +1,8 @@
-"""How many OpenMP threads a call uses."""
+"""How many threads a call uses: OpenMP threads of the kernels, and BLAS threads around them."""
+import contextlib
 import numbers
 import os
+import threading
 
 from . import _core
 
@@ -32,3 +34,37 @@ def effective_n_threads(n_threads=None):
     if n_threads == -1:
         return _cpu_count()
     return int(n_threads)
+
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limiter = None
+_blas_controller = None
+
+
+@contextlib.contextmanager
+def serial_blas():
+    """BLAS (numpy's and scipy's) on one thread while the block runs.
+
+    threadpoolctl's limits are process-wide, and each restores on exit what it found on entry, so
+    limits entered and left by several Python threads at once do not nest: the last to leave could
+    put back another's limit of one thread for the rest of the process.  Here the first of the
+    overlapping users sets the limit and the last one restores what was there before the first.
+    While any block runs, BLAS calls of other threads of the process also use one thread.
+    """
+    global _blas_users, _blas_limiter, _blas_controller
+    with _blas_lock:
+        if _blas_users == 0:
+            if _blas_controller is None:  # inspecting the loaded libraries takes a while: once
+                from threadpoolctl import ThreadpoolController
+                _blas_controller = ThreadpoolController()
+            _blas_limiter = _blas_controller.limit(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None

@@ -13,6 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _functional
+from ._fit_state import restore_state_on_error
 from ._objectives import LogisticObjective
 from ._solvers import solve
 from ._sparse import canonical_csr, check_before_conversion, check_csr
@@ -43,60 +44,132 @@ def _encode_labels(y):
 
 
 class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
-    """L2-regularized logistic regression (binary and multinomial), a drop-in for
-    ``sklearn.linear_model.LogisticRegression``.
+    """L2-regularized logistic regression (binary and multinomial).
 
-    Minimizes the same objective as scikit-learn::
+    A drop-in for ``sklearn.linear_model.LogisticRegression`` with its default L2 penalty: the
+    same parameters where the meaning is the same, the same objective and fitted attributes, and
+    the same predictions once both are converged.  It minimizes::
 
         C * sum_i s_i * loss(x_i @ coef_.T + intercept_, y_i) + 1/2 * ||coef_||^2
 
-    with s_i = sample_weight_i * class_weight[y_i], the binary cross-entropy with logits for two
-    classes (one coefficient row) and the softmax cross-entropy for more (one row per class); the
-    intercept is not penalized.  Each loss + gradient evaluation and each Hessian-vector product
-    reads X once (see csrc/sce_glm_tmpl.h).
+    with s_i = sample_weight_i * class_weight[y_i], ``loss`` the binary cross-entropy with logits
+    for two classes (one coefficient row) and the softmax cross-entropy for more (one row per
+    class, multinomial); the intercept is not penalized.  Each evaluation of loss and gradient,
+    and each Hessian-vector product, reads X once, on ``n_threads`` OpenMP threads.  float32 X
+    is fitted in float32 (the solver's own arithmetic is float64).
 
     Parameters
     ----------
     C : float, default=1.0
         Inverse regularization strength, > 0; ``np.inf`` fits without penalty.
     fit_intercept : bool, default=True
+        Whether to fit an (unpenalized) intercept per coefficient row.  Without, ``intercept_``
+        is all zeros.
     tol : float, default=1e-4
-        Target relative objective gap tol**2 (1e-8 by default).  Newton solvers stop when the
-        Newton decrement estimate of the gap, 1/2 g^T H^-1 g, is at most tol**2 * |f| (or below
-        what float64 resolves); L-BFGS stops when max|grad f| <= tol**2 * max|grad f(0)|.  Both
-        rules are scale-free: multiplying all sample weights by a constant does not change them.
+        Stopping tolerance; the target is a relative objective gap of about ``tol**2`` (1e-8 by
+        default).  The Newton solvers stop when the Newton-decrement estimate of the gap,
+        1/2 g^T H^-1 g, is at most ``tol**2 * |f|`` (or below what float64 resolves); L-BFGS stops
+        when max|grad f| <= ``tol**2 * max|grad f(0)|``.  Both rules are scale-free: multiplying
+        all sample weights by a constant does not change when they stop.  This is not the
+        meaning of scikit-learn's ``tol`` (a gradient or step threshold); sce's default fits are
+        much closer to the optimum.
     max_iter : int, default=100
-        Maximum number of solver iterations (Newton steps, or L-BFGS iterations).
+        Maximum number of solver iterations (Newton steps, or L-BFGS iterations), >= 0.  When it
+        is reached before ``tol`` a ``ConvergenceWarning`` is issued.
     solver : {"auto", "newton-cg", "newton-cholesky", "lbfgs"}, default="auto"
-        "auto" takes "newton-cholesky" when the number of parameters (coefficient rows *
-        (n_features + 1)) is at most 10, for binary CSR X with at most 1000 parameters and 64
-        non-zeros per row on average (the Hessian then costs sum_i nnz_i^2 to form), or for dense
-        X whose Hessian blocks, n_classes (n_classes + 1) / 2 of them for multinomial, have at
-        most 32 columns (n_features + 1) together; otherwise
-        "newton-cg" (which never forms the Hessian, so it has no pathological case in n_features;
-        for CSR X its CG is preconditioned by the Hessian's diagonal, and once a CG solve takes 8
-        steps or more, by the quasi-Newton matrix of that solve's products for the next one).
-        For dense X with at least 256 rows per parameter, newton-cg keeps a copy of every k-th
-        row (4 <= k <= 8, at least 64 rows per parameter) and runs its CG on their Hessian while
-        the steps it gives shrink the objective fast enough; otherwise on the exact one.
+        Algorithm of the fit; ``solver_`` tells which one ran.  All three reach the same optimum.
+
+        - "auto" picks "newton-cholesky" when forming the Hessian is cheap: at most 10
+          parameters, where the number of parameters is n_rows * (n_features + fit_intercept)
+          with n_rows = 1 for two classes and n_classes otherwise; or binary sparse X with at
+          most 1000 parameters and at most 64 stored non-zeros per row on average; or dense X
+          whose Hessian blocks (one for two classes, n_classes * (n_classes + 1) / 2 for more)
+          have at most 32 columns of (n_features + fit_intercept) together.  Otherwise
+          "newton-cg".
+        - "newton-cholesky" forms the full Hessian and solves with its Cholesky factor: the
+          fewest iterations (a handful), each costing about (n_features + 1) / 5 passes over X
+          per Hessian block and memory quadratic in the number of parameters.  Suits few
+          features and classes, and sparse binary X with few non-zeros per row.
+        - "newton-cg" never forms the Hessian: each conjugate-gradient step is one
+          Hessian-vector product, one pass over X.  Suits many features or classes and any
+          sparse X; it has no pathological case in n_features.  For dense X with many more rows
+          than parameters (at least 256 per parameter) its CG first runs on the Hessian of a
+          subsample of the rows (a copy of at most a quarter of X).
+        - "lbfgs" (scipy's L-BFGS-B) does no Hessian work, one loss + gradient pass per
+          iteration, but needs many more iterations than the Newton solvers to reach the same
+          ``tol``; on the project's benchmark problems it was never faster than "auto".  It is
+          there for comparison with scikit-learn's default solver, and as a fallback.
     class_weight : dict or "balanced", default=None
-        As in scikit-learn ("balanced" uses the sample-weighted class counts).
+        Weights of the classes, multiplying the sample weights, as in scikit-learn: a dict
+        {class_label: weight}, or "balanced" for n_samples / (n_classes * count of the class),
+        with sample-weighted counts when ``sample_weight`` is given.  None: every class weighs 1.
     warm_start : bool, default=False
-        Start from the previous fit's coefficients when their shape still fits.
+        Start from the previous fit's ``coef_`` and ``intercept_`` when their shape still
+        matches (same number of features and of coefficient rows); otherwise from zeros.
     n_threads : int, default=None
-        OpenMP threads of the kernels (None: the usable cores, honouring OMP_NUM_THREADS and
-        threadpoolctl; -1: all usable cores).
+        OpenMP threads of the passes over X.  None uses ``min(omp_get_max_threads(), usable
+        cores)``, so it follows ``OMP_NUM_THREADS`` and threadpoolctl limits; -1 uses all cores
+        this process may run on; a positive int that many.  Without OpenMP one thread.
+        (SigmoidMLPClassifier differs: there None means one thread, see its ``n_threads``.)
     verbose : int, default=0
-        > 0 prints one line per iteration (objective, gradient norm, elapsed time).
+        > 0 prints one line per iteration (objective, max|gradient|, elapsed time).
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features), X's float dtype
+        The class labels, sorted, in the dtype of ``y``.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Coefficients, in X's dtype (float32 or float64).  One row for two classes (the
+        decision function is positive for ``classes_[1]``), one per class for more.
     intercept_ : ndarray of shape (1,) or (n_classes,)
-    n_iter_ : ndarray of shape (1,)
+        Intercepts, in X's dtype; zeros when ``fit_intercept=False``.  For more than two classes
+        they are centred (sum to 0): the softmax leaves a common shift free.
+    n_iter_ : ndarray of shape (1,), dtype int32
+        Number of solver iterations taken (Newton steps or L-BFGS iterations), at least 1 (also
+        when ``max_iter=0`` took none).
+    solver_ : str
+        The solver that ran: the choice of ``solver="auto"``, or ``solver`` itself.
+    objective_ : float
+        The objective above at the returned coefficients (the plain weighted loss sum when
+        ``C=np.inf``), evaluated in float64 on X's values.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,), when X has string column names
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit; only set when X has string column names (a
+        pandas DataFrame, for instance).
+
+    See Also
+    --------
+    sklearn.linear_model.LogisticRegression : The scikit-learn estimator this one replaces
+        (L2 penalty, binary and multinomial).
+    SigmoidMLPClassifier : A multilayer perceptron with sigmoid hidden layers (the same output
+        losses behind one or more hidden layers).
+    bce_with_logits : The binary loss, as a function.
+    softmax_cross_entropy : The multinomial loss, as a function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> from sce import LogisticClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = LogisticClassifier().fit(X, y)
+    >>> clf.solver_, clf.coef_.shape
+    ('newton-cholesky', (3, 4))
+    >>> clf.predict(X[[0, 50, 100]])
+    array([0, 1, 2])
+    >>> np.round(clf.predict_proba(X[:2]), 3)
+    array([[0.982, 0.018, 0.   ],
+           [0.971, 0.029, 0.   ]])
+    >>> round(clf.score(X, y), 3)
+    0.973
+
+    The same model as scikit-learn's, fitted to a tight tolerance:
+
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> ref = LogisticRegression(solver="newton-cg", tol=1e-10).fit(X, y)
+    >>> np.allclose(clf.predict_proba(X), ref.predict_proba(X), atol=1e-6)
+    True
     """
 
     _parameter_constraints = {
@@ -135,18 +208,26 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
             return "newton-cholesky"
         return "newton-cg"
 
+    @restore_state_on_error
     def fit(self, X, y, sample_weight=None):
-        """Fit the model.
+        """Fit the model to X, y.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            float32 is kept (and fitted in float32); other dtypes become float64.  C-contiguous
-            float arrays and CSR matrices are used without a copy (newton-cg may copy a subsample
-            of the rows, see solver).
+            Training data.  float32 is kept (and fitted in float32); other dtypes become float64.
+            C-contiguous float arrays and CSR matrices are used without a copy (newton-cg may
+            copy a subsample of the rows, see ``solver``); other layouts and sparse formats are
+            converted once.  NaN or infinity raises ValueError.
         y : array-like of shape (n_samples,)
+            Class labels (at least two distinct ones).
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights.
+            Non-negative weights of the samples; None weighs every sample 1.
+
+        Returns
+        -------
+        self : LogisticClassifier
+            The fitted estimator.
         """
         self._validate_params()
         # X's values are checked for NaN / inf by the objective's first evaluation
@@ -201,7 +282,20 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X):
-        """Class probabilities: sigmoid of the decision function (binary) or its softmax."""
+        """Class probabilities.
+
+        The sigmoid of the decision function for two classes, its softmax for more.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class, columns in the order of ``classes_``.
+        """
         check_is_fitted(self)
         scores = self.decision_function(X)
         if scores.ndim == 1:
@@ -210,7 +304,21 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         return scipy.special.softmax(scores, axis=1)
 
     def predict_log_proba(self, X):
-        """Logarithm of predict_proba, computed without under/overflow."""
+        """Logarithm of the class probabilities, computed without underflow.
+
+        Taken from the decision function (log-sigmoid, or log-softmax), so very unlikely classes
+        get large negative values instead of ``log(0) = -inf``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probability of each class, columns in the order of ``classes_``.
+        """
         check_is_fitted(self)
         scores = self.decision_function(X)
         if scores.ndim == 1:
