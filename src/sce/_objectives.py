@@ -190,7 +190,7 @@ class LogisticObjective:
             diag_w = sums[: self.K * self.d].reshape(self.K, self.d)
         else:
             diag_w = np.zeros((self.d, self.K))
-            step = max(1, (1 << 21) // max(self.d, 1))  # ~16 MB of float64 per block
+            step = max(1, (1 << 16) // max(self.d, 1))  # ~0.5 MB of float64 per block: no copy of X
             for s in range(0, self.n, step):
                 Xb = np.asarray(X[s:s + step], dtype=np.float64)
                 diag_w += (Xb * Xb).T @ Cw[s:s + step]
