@@ -167,12 +167,12 @@ class LogisticObjective:
         n_grams = self.K * (self.K + 1) // 2 if self.multinomial else 1
         return n_grams * (self.d + (1 if self.fit_intercept else 0)) <= 32
 
-    def _curvature(self, k, l):
-        """Per-sample weights of the (k, l) block of the multinomial Hessian at the last loss_grad
-        point: s_i p_ik (delta_kl - p_il), float64."""
+    def _curvature(self, k, m):
+        """Per-sample weights of the (k, m) block of the multinomial Hessian at the last loss_grad
+        point: s_i p_ik (delta_km - p_im), float64."""
         pk = self.prob[:, k].astype(np.float64)
-        pl = self.prob[:, l].astype(np.float64)
-        return self.sw.astype(np.float64) * pk * (float(k == l) - pl)
+        pm = self.prob[:, m].astype(np.float64)
+        return self.sw.astype(np.float64) * pk * (float(k == m) - pm)
 
     def hess_diag(self):
         """Diagonal of the Hessian at the point of the last loss_grad call (float64, like x):
@@ -205,21 +205,21 @@ class LogisticObjective:
     def hess(self):
         """The full Hessian at the point of the last loss_grad call (for Newton-Cholesky).
 
-        Built from per-class curvature weights: H[(k,:),(l,:)] = a X~^T diag(c_kl) X~ with X~ = [X, 1]
+        Built from per-class curvature weights: H[(k,:),(m,:)] = a X~^T diag(c_km) X~ with X~ = [X, 1]
         (the column of ones only with an intercept), plus lam on the coefficient diagonal.
         Dense X is processed in row blocks so no n-by-d temporary is made."""
         K, d = self.K, self.d
         dd = d + 1 if self.fit_intercept else d
         H = np.zeros((K * dd, K * dd))
         if self.multinomial:
-            weights = {(k, l): self._curvature(k, l) for k in range(K) for l in range(k, K)}
+            weights = {(k, m): self._curvature(k, m) for k in range(K) for m in range(k, K)}
         else:
             weights = {(0, 0): self.hdiag}  # the Gram kernel reads X's dtype
-        for (k, l), c in weights.items():
+        for (k, m), c in weights.items():
             block = self._weighted_gram(c)
-            H[k * dd:(k + 1) * dd, l * dd:(l + 1) * dd] = block
-            if k != l:
-                H[l * dd:(l + 1) * dd, k * dd:(k + 1) * dd] = block.T
+            H[k * dd:(k + 1) * dd, m * dd:(m + 1) * dd] = block
+            if k != m:
+                H[m * dd:(m + 1) * dd, k * dd:(k + 1) * dd] = block.T
         H *= self.a
         if K > 1:  # coefficients first, intercepts last, as in x (already so for one class)
             order = np.concatenate([np.arange(k * dd, k * dd + d) for k in range(K)]
