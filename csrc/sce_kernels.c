@@ -204,25 +204,25 @@ static void sce_mirror_upper(sce_int dd, double *G)
             return SCE_CSR_DECREASING;                                                              \
         if ((sce_int)indptr[n] > len)                                                               \
             return SCE_CSR_PAST_END;                                                                \
+        /* Over the whole index array at once (vectorizable): min, max, and the positions where an  \
+         * index is not above the one before; such a position is allowed only where a row starts.   \
+         * Canonical when every one of them is a row start. */                                     \
+        const sce_int nnz = (sce_int)indptr[n];                                                     \
         ITYPE lo = 0, hi = 0;                                                                       \
-        int increasing = 1;                                                                         \
-        for (sce_int i = 0; i < n; i++) {                                                           \
-            const sce_int a0 = (sce_int)indptr[i], a1 = (sce_int)indptr[i + 1];                     \
-            if (a0 == a1)                                                                           \
-                continue;                                                                           \
-            ITYPE prev = indices[a0], row_lo = prev, row_hi = prev;                                 \
-            int row_increasing = 1;                                                                 \
-            for (sce_int a = a0 + 1; a < a1; a++) {                                                 \
-                const ITYPE j = indices[a];                                                         \
-                row_increasing &= j > prev;                                                         \
-                row_lo = j < row_lo ? j : row_lo;                                                   \
-                row_hi = j > row_hi ? j : row_hi;                                                   \
-                prev = j;                                                                           \
-            }                                                                                       \
-            lo = row_lo < lo ? row_lo : lo;                                                         \
-            hi = row_hi > hi ? row_hi : hi;                                                         \
-            increasing &= row_increasing;                                                           \
+        sce_int not_above = 0, at_row_starts = 0;                                                   \
+        if (nnz > 0)                                                                                \
+            lo = hi = indices[0];                                                                   \
+        for (sce_int a = 1; a < nnz; a++) {                                                         \
+            const ITYPE j = indices[a];                                                             \
+            lo = j < lo ? j : lo;                                                                   \
+            hi = j > hi ? j : hi;                                                                   \
+            not_above += j <= indices[a - 1];                                                       \
         }                                                                                           \
+        for (sce_int i = 1; i < n; i++) { /* each start counted once: empty rows share it */        \
+            const sce_int a = (sce_int)indptr[i];                                                   \
+            at_row_starts += a > (sce_int)indptr[i - 1] && a < nnz && indices[a] <= indices[a - 1]; \
+        }                                                                                           \
+        const int increasing = not_above == at_row_starts;                                          \
         if (lo < 0)                                                                                 \
             return SCE_CSR_NEGATIVE_INDEX;                                                          \
         if ((sce_int)hi >= d && indptr[n] > 0)                                                      \
