@@ -40,7 +40,7 @@ class SolverResult:
 def _check_finite_start(f, g):
     """A non-finite objective or gradient at the starting point (X itself being finite) is an
     overflow of float64: no step can be measured from there."""
-    if not (np.isfinite(f) and np.all(np.isfinite(g))):
+    if not (np.isfinite(f) and np.isfinite(g).all()):
         raise ValueError(
             "The objective or its gradient overflows float64 at the starting point (objective "
             f"{f!r}); the values of X (or C, or the initial coefficients) are too large: scale the "
@@ -81,7 +81,7 @@ def _line_search(obj, x, f, g, p, max_halvings=_MAX_HALVINGS):
     for _ in range(max_halvings + 1):
         x_new = x + t * p
         f_new, g_new = obj.loss_grad(x_new)
-        if f_new <= f + _ARMIJO * t * slope and np.all(np.isfinite(g_new)):
+        if f_new <= f + _ARMIJO * t * slope and np.isfinite(g_new).all():
             return x_new, f_new, g_new
         t *= 0.5
     obj.loss_grad(x)  # restore the curvature at x
@@ -188,7 +188,7 @@ def _newton(obj, x0, tol, max_iter, verbose, direction, name):
     converged = not g.size or not np.any(g)
     while not converged and it <= max_iter:
         p = direction(x, f, g, mon)
-        if not np.all(np.isfinite(p)):
+        if not np.isfinite(p).all():
             stop_reason = ("the Newton direction is not finite (the Hessian overflows float64: the "
                            "values of X or C are too large); scale the data")
             break
@@ -276,29 +276,32 @@ class _NewtonCGDirection:
 
     def _dense_jacobi(self):
         """For dense X: the Hessian's diagonal at the first point when the scales of the
-        parameters differ widely, else None.  Widely: the data part of the coefficient entries
-        spreads over more than _JACOBI_MIN_SPREAD between its 10th and 90th percentiles (columns
-        on very different scales), or an intercept entry is that far from their median (X
-        scaled by 1e150).  Once, from the row subsample when there is one (else one pass over
-        X); an overflow gives a non-finite diagonal, which makes the directions non-finite."""
+        parameters differ widely, else None.  Widely: the columns' mean squares over a sample of
+        at most ~512 rows spread over more than _JACOBI_MIN_SPREAD between their 10th and 90th
+        percentiles, or their median is that far from 1 (the intercepts' column; X scaled by
+        1e150).  Only then is the diagonal computed (from the row subsample when there is one,
+        else one pass over X); an overflow gives a non-finite diagonal, which makes the directions
+        non-finite."""
         if self.static_jacobi is False:
             obj = self.obj
-            source = obj if self.sub is None else self.sub
-            if self.sub is not None:
-                self.sub.follow_curvature()
+            self.static_jacobi = None
+            rows = np.asarray(obj.X[:: max(1, obj.n // 512)], dtype=np.float64)
             with np.errstate(over="ignore", invalid="ignore"):
-                diag = source.hess_diag()
-            data_part = diag[: obj.n_coef] - obj.lam
-            data_part = data_part[data_part > 0]
+                mean_sq = np.einsum("ij,ij->j", rows, rows) / max(len(rows), 1)
+            positive = mean_sq[mean_sq > 0]
             spread = 1.0
-            if not np.all(np.isfinite(diag)):
+            if not np.isfinite(mean_sq).all():
                 spread = np.inf
-            elif data_part.size >= 2:
-                lo, mid, hi = np.percentile(data_part, [10, 50, 90])
-                spread = hi / lo
-                for b in diag[obj.n_coef:]:
-                    spread = max(spread, b / mid, mid / b)
-            self.static_jacobi = np.where(diag > 0, diag, 1.0) if spread > _JACOBI_MIN_SPREAD else None
+            elif positive.size:
+                lo, mid, hi = np.percentile(positive, [10, 50, 90])
+                spread = max(hi / lo, mid, 1.0 / mid) if obj.fit_intercept else hi / lo
+            if spread > _JACOBI_MIN_SPREAD:
+                source = obj if self.sub is None else self.sub
+                if self.sub is not None:
+                    self.sub.follow_curvature()
+                with np.errstate(over="ignore", invalid="ignore"):
+                    diag = source.hess_diag()
+                self.static_jacobi = np.where(diag > 0, diag, 1.0)
         return self.static_jacobi
 
     def __call__(self, x, f, g, mon):
@@ -309,7 +312,7 @@ class _NewtonCGDirection:
         max_cg = max(20, min(obj.size, 500))
         status = {}
         static = None if obj.sparse else self._dense_jacobi()
-        if static is not None and not np.all(np.isfinite(static)):
+        if static is not None and not np.isfinite(static).all():
             self.solved = False
             return np.full_like(g, np.nan)
         if self.approximate:
@@ -328,7 +331,7 @@ class _NewtonCGDirection:
         if obj.sparse:
             with np.errstate(over="ignore", invalid="ignore"):
                 jacobi = obj.cg_preconditioner()
-            if jacobi is not None and not np.all(np.isfinite(jacobi)):  # the Hessian overflows
+            if jacobi is not None and not np.isfinite(jacobi).all():  # the Hessian overflows
                 self.solved = False
                 return np.full_like(g, np.nan)
         else:
@@ -355,9 +358,10 @@ _SUB_MIN_RATE = 0.25
 # Used from the first solve on, it misled the early, fast-changing Newton steps of w8a (93).
 _QN_PAIRS = 20
 _QN_MIN_CG = 8
-# Dense X gets a Jacobi preconditioner when the 90th / 10th percentile ratio of the Hessian's
-# diagonal (data part) at the start exceeds this: columns scaled 1e-4 .. 1e4 (ratio ~1e13) left CG
-# unable to resolve the small ones; standardized data has a ratio near 1.
+# Dense X gets a Jacobi preconditioner when the 90th / 10th percentile ratio of its columns' mean
+# squares (or their median against the intercept's 1) exceeds this: columns scaled 1e-4 .. 1e4
+# (ratio ~1e13) left CG unable to resolve the small ones; standardized data has a ratio near 1,
+# fashion_mnist's pixels / 255 about 50.
 _JACOBI_MIN_SPREAD = 1e4
 
 
@@ -380,23 +384,27 @@ def newton_cholesky(obj, x0, tol, max_iter, verbose=0):
 def _newton_cholesky(obj, x0, tol, max_iter, verbose):
     def direction(x, f, g, mon):
         H = obj.hess()
-        if not np.all(np.isfinite(H)):  # overflow: _newton reports it
+        if not np.isfinite(H).all():  # overflow: _newton reports it
             return np.full_like(g, np.nan)
-        # Solved as (D H D) (D^-1 p) = -D g with D = diag(H)^-1/2: blocks of very different
-        # scales (X * 1e150: coefficients' curvature 1e302, intercepts' 1e2) then factor as
-        # well as comparable ones, and the least-squares fallback does not drop the small
-        # block as rank-deficient noise.
+        # LAPACK directly: scipy.linalg's checked wrappers cost 10 us against 3 on a 31 x 31 system
+        c, info = scipy.linalg.lapack.dpotrf(H, lower=0, clean=0)
+        if info == 0:
+            p, info = scipy.linalg.lapack.dpotrs(c, g, lower=0)
+            if info == 0:
+                return -p
+        # Not positive definite (singular without penalty, or so badly scaled that it looks so):
+        # least squares on D H D with D = diag(H)^-1/2, so that blocks of very different scales
+        # (X * 1e150: coefficients' curvature 1e302, intercepts' 1e2) are not dropped as
+        # rank-deficient noise.
         diag = np.diag(H)
         D = 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0))
         Hs = H * D[:, None] * D[None, :]
         gs = g * D
-        # LAPACK directly: scipy.linalg's checked wrappers cost 10 us against 3 on a 31 x 31 system
         c, info = scipy.linalg.lapack.dpotrf(Hs, lower=0, clean=0)
         if info == 0:
             p, info = scipy.linalg.lapack.dpotrs(c, gs, lower=0)
             if info == 0:
                 return -p * D
-        # not positive definite (singular without penalty): least squares
         return -scipy.linalg.lstsq(Hs, gs, check_finite=False)[0] * D
     return _newton(obj, x0, tol, max_iter, verbose, direction, "newton-cholesky")
 
