@@ -694,13 +694,19 @@ def test_only_logistic_activation():
             SigmoidMLPClassifier(activation=act).fit(X, y)
 
 
-def test_one_class_is_an_error():
-    # MLPClassifier fits a constant model here; sce says what is wrong instead, as
-    # LogisticClassifier does (sklearn's check_classifiers_one_label accepts either).
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_one_class_fits_like_mlpclassifier(solver):
+    # As MLPClassifier: one all-zero output, the only class predicted, the same probabilities
     X, _ = _targets("binary", n=50)
     y = np.full(50, 7)
-    with pytest.raises(ValueError, match="at least 2 classes.*only one class: np.int64\\(7\\)"):
-        SigmoidMLPClassifier(max_iter=5, random_state=0).fit(X, y)
+    kw = dict(hidden_layer_sizes=(4,), solver=solver, max_iter=50, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # both stop at max_iter
+        ours = SigmoidMLPClassifier(**kw).fit(X, y)
+        ref = MLPClassifier(activation="logistic", **kw).fit(X, y)
+    assert list(ours.classes_) == [7] and ours.n_outputs_ == ref.n_outputs_ == 1
+    np.testing.assert_array_equal(ours.predict(X), np.full(50, 7))
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=1e-6, atol=1e-9)
 
 
 def test_negative_sample_weight():

@@ -100,12 +100,12 @@ class MLPObjective:
         """Fill acts with the hidden activations and the output logits; returns the logits."""
         a = X
         last = self.n_layers - 1
-        for l, (W, b, z) in enumerate(zip(coefs, intercepts, acts)):
+        for layer, (W, b, z) in enumerate(zip(coefs, intercepts, acts)):
             if sp.issparse(a):
                 z[...] = a @ W
             else:
                 np.matmul(a, W, out=z)
-            _core.bias_layer(z, b, l < last, nt)
+            _core.bias_layer(z, b, layer < last, nt)
             a = z
         return a
 
@@ -148,18 +148,18 @@ class MLPObjective:
                                              1.0, scale, None, deltas[-1].reshape(-1), nt)
         if status:
             raise ValueError("Invalid targets or sample weights for the MLP loss.")
-        for l in range(self.n_layers - 1, -1, -1):
-            d = deltas[l]
-            if l == self.n_layers - 1:
-                _core.sigmoid_backprop(d, None, gintercepts[l], nt)
+        for layer in range(self.n_layers - 1, -1, -1):
+            d = deltas[layer]
+            if layer == self.n_layers - 1:
+                _core.sigmoid_backprop(d, None, gintercepts[layer], nt)
             else:  # delta_l = (delta_{l+1} W_{l+1}^T) * a_l (1 - a_l)
-                np.matmul(deltas[l + 1], coefs[l + 1].T, out=d)
-                _core.sigmoid_backprop(d, acts[l], gintercepts[l], nt)
-            a_prev = X if l == 0 else acts[l - 1]
+                np.matmul(deltas[layer + 1], coefs[layer + 1].T, out=d)
+                _core.sigmoid_backprop(d, acts[layer], gintercepts[layer], nt)
+            a_prev = X if layer == 0 else acts[layer - 1]
             if sp.issparse(a_prev):
-                gcoefs[l][...] = a_prev.T @ d
+                gcoefs[layer][...] = a_prev.T @ d
             else:
-                np.matmul(a_prev.T, d, out=gcoefs[l])
+                np.matmul(a_prev.T, d, out=gcoefs[layer])
         return total * scale, sw_sum
 
     def penalty(self, sum_sq, sw_sum):

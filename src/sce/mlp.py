@@ -3,6 +3,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import scipy.special
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -15,7 +16,6 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
-    check_classification_targets,
     type_of_target,
     unique_labels,
 )
@@ -389,7 +389,6 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
         check_csr(X)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
@@ -406,11 +405,8 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
                     "`y` has classes not in `self.classes_`. "
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
-        if len(self.classes_) < 2:
-            raise ValueError(
-                "This solver needs samples of at least 2 classes in the data, but the data "
-                f"contains only one class: {self.classes_[0]!r}"
-            )
+        # One class is accepted, as by scikit-learn: LabelBinarizer gives one all-zero output
+        # column, and the network learns to predict that class.
         return X, y, self._label_binarizer.transform(y).astype(bool)
 
     def _row_weights(self, X, y, sample_weight):
@@ -603,8 +599,11 @@ class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
     def _decision(self, X, check_input=True):
         if check_input:
             check_before_conversion(X)
-            X = validate_data(self, X, accept_sparse="csr", dtype=self.coefs_[0].dtype, order="C",
-                              reset=False)
+            # validated as scikit-learn does (any numeric dtype, so the same errors), then in the
+            # network's dtype for the kernels
+            X = validate_data(self, X, accept_sparse="csr", reset=False)
+            dtype = self.coefs_[0].dtype
+            X = X.astype(dtype, copy=False) if sp.issparse(X) else np.ascontiguousarray(X, dtype=dtype)
             check_csr(X)
         units = [self.n_features_in_] + [b.shape[0] for b in self.intercepts_]
         obj = MLPObjective(units, self.out_activation_, self.alpha, self.coefs_[0].dtype,
