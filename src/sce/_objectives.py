@@ -16,10 +16,21 @@ from sklearn.utils.validation import _assert_all_finite
 from . import _core
 
 
+def _aligned(X):
+    """X with every array the kernels read aligned to its element size: X itself, or a copy in the
+    rare case of a view that starts off its element size (e.g. built on a byte buffer at an odd
+    offset), whose elements the vectorized loops would load misaligned."""
+    if sp.issparse(X):
+        if all(a.flags.aligned for a in (X.data, X.indices, X.indptr)):
+            return X
+        return X.copy()
+    return np.require(X, requirements=["C", "A"])
+
+
 class LogisticObjective:
     def __init__(self, X, y, sample_weight, C, fit_intercept, n_classes, n_threads):
         self.sparse = sp.issparse(X)
-        self.X = X
+        self.X = _aligned(X)
         self.dtype = X.dtype
         self.n, self.d = X.shape
         self.multinomial = n_classes > 2
