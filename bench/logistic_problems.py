@@ -18,7 +18,7 @@ from functools import partial
 import numpy as np
 import scipy.sparse as sp
 
-from sce._objectives import LogisticObjective
+from sce._logistic_objective import LogisticObjective
 
 from ._data import available_datasets, load_dataset
 from ._harness import time_call

@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 import sce
-from sce import _objectives
+from sce import _logistic_objective as _objectives
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix",
                                 reason="sends SIGINT to its own process")
@@ -106,13 +106,13 @@ def test_mlp_interrupt_keeps_previous_fit(mlp_data):
 @pytest.fixture
 def slow_objective(monkeypatch):
     """Every loss + gradient evaluation takes at least 50 ms more, so that a small fit lasts."""
-    original = _objectives.LogisticObjective.loss_grad
+    original = _objectives.LogisticObjective.evaluate
 
-    def loss_grad(self, *args, **kwargs):
+    def evaluate(self, *args, **kwargs):
         time.sleep(0.05)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(_objectives.LogisticObjective, "loss_grad", loss_grad)
+    monkeypatch.setattr(_objectives.LogisticObjective, "evaluate", evaluate)
 
 
 @pytest.mark.parametrize("solver", ["newton-cg", "newton-cholesky", "lbfgs"])

@@ -18,7 +18,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sce.linear
 from sce import LogisticClassifier
-from sce._objectives import LogisticObjective
+from sce._logistic_objective import LogisticObjective
 
 
 @parametrize_with_checks([LogisticClassifier(), LogisticClassifier(solver="newton-cg"),
@@ -70,17 +70,17 @@ def test_objective_value_gradient_hessian(sparse, n_classes, fit_intercept):
                      for e in np.eye(obj.size)])
     np.testing.assert_allclose(g, g_fd, rtol=1e-6, atol=1e-6 * np.max(np.abs(g)))
     v = rng.standard_normal(obj.size)
-    obj.loss_grad(x)
-    hv = obj.hessp(v)
+    curvature = obj.evaluate(x)[2]
+    obj.loss_grad(x + v)  # no state: the curvature passed in is what counts
+    hv = obj.hessp(curvature, v)
     hv_fd = (obj.loss_grad(x + eps * v)[1] - obj.loss_grad(x - eps * v)[1]) / (2 * eps)
     np.testing.assert_allclose(hv, hv_fd, rtol=1e-5, atol=1e-6 * np.max(np.abs(hv)))
-    obj.loss_grad(x)
-    H = obj.hess()
+    H = obj.hess(curvature)
     if n_classes > 2 and fit_intercept:  # hess() adds c 11^T/K on the intercepts (the softmax's free shift)
         u = np.zeros(obj.size)
         u[obj.n_coef:] = 1.0
         v = v - (v @ u) / (u @ u) * u
-        hv = obj.hessp(v)
+        hv = obj.hessp(curvature, v)
     np.testing.assert_allclose(H @ v, hv, rtol=1e-10, atol=1e-10 * np.max(np.abs(hv)))
 
 
@@ -97,8 +97,8 @@ def test_multinomial_dense_tiles(n_classes, dtype, rtol):
     obj = LogisticObjective(X, y, sw.astype(dtype), 0.7, True, K, 2)
     x = 0.3 * rng.standard_normal(obj.size)
     v = rng.standard_normal(obj.size)
-    f, g = obj.loss_grad(x)
-    hv = obj.hessp(v)
+    f, g, curvature = obj.evaluate(x)
+    hv = obj.hessp(curvature, v)
     Xt = np.column_stack([X.astype(np.float64), np.ones(n)])
     Wt = np.column_stack([x[: K * d].reshape(K, d), x[K * d:]])
     Vt = np.column_stack([v[: K * d].reshape(K, d), v[K * d:]])
@@ -417,9 +417,8 @@ def test_csr_hessian_with_unsorted_indices(fit_intercept):
     assert any(np.any(np.diff(indices[Xs.indptr[i]:Xs.indptr[i + 1]]) < 0) for i in range(50))
     obj_unsorted = LogisticObjective(Xu, y == 1, sw, 0.7, fit_intercept, 2, 2)
     x = 0.3 * rng.standard_normal(obj_sorted.size)
-    obj_sorted.loss_grad(x)
-    obj_unsorted.loss_grad(x)
-    np.testing.assert_allclose(obj_unsorted.hess(), obj_sorted.hess(), rtol=1e-12, atol=1e-12)
+    H_unsorted = obj_unsorted.hess(obj_unsorted.evaluate(x)[2])
+    np.testing.assert_allclose(H_unsorted, obj_sorted.hess(obj_sorted.evaluate(x)[2]), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("sparse", [False, True])
@@ -433,9 +432,9 @@ def test_hessian_diagonal(sparse, n_classes, index_dtype):
     if sparse:
         obj.X.indices = obj.X.indices.astype(index_dtype)
         obj.X.indptr = obj.X.indptr.astype(index_dtype)
-    obj.loss_grad(rng.standard_normal(obj.size) * 0.3)
-    diag = obj.hess_diag()
-    ref = np.diag(obj.hess())
+    curvature = obj.evaluate(rng.standard_normal(obj.size) * 0.3)[2]
+    diag = obj.hess_diag(curvature)
+    ref = np.diag(obj.hess(curvature))
     m = obj.n_coef if n_classes > 2 else obj.size
     np.testing.assert_allclose(diag[:m], ref[:m], rtol=1e-12)
 
@@ -447,7 +446,7 @@ def test_quasi_newton_preconditioner(jacobi):
     """From the (d, H d) pairs of a CG solve that explored the whole space, the compact inverse BFGS
     matrix is H^-1 itself; from fewer pairs it is still symmetric positive definite, and exact on
     the span of the H d's."""
-    from sce._solvers import _cg, _QuasiNewtonPreconditioner
+    from sce._convex_solvers import _cg, _QuasiNewtonPreconditioner
     rng = np.random.default_rng(0)
     n = 12
     Q = rng.standard_normal((n, n))
@@ -470,7 +469,7 @@ def test_quasi_newton_preconditioner(jacobi):
 
 
 def test_cg_keeps_a_bounded_number_of_pairs():
-    from sce._solvers import _cg
+    from sce._convex_solvers import _cg
     rng = np.random.default_rng(1)
     n = 60
     Q = rng.standard_normal((n, n))
@@ -504,7 +503,7 @@ def test_encode_labels_as_label_encoder(y):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_row_subsample_hessian(n_classes, dtype):
     """The subsample's H v is that of the objective written over its rows, weights scaled by
-    sum(s) / sum(s_sub), at the curvature of the full objective's last loss_grad point."""
+    sum(s) / sum(s_sub), at the curvature of the full objective at the same point."""
     rng = np.random.default_rng(3)
     X = rng.standard_normal((500, 7)).astype(dtype)
     y = rng.integers(0, n_classes, 500)
@@ -512,15 +511,15 @@ def test_row_subsample_hessian(n_classes, dtype):
     sw = (rng.random(500) + 0.5).astype(dtype)
     obj = LogisticObjective(X, yy, sw, 0.3, True, n_classes, 2)
     sub = obj.row_subsample(6)
+    assert sub.objective.n == 84
     scale = sw.astype(np.float64).sum() / sw[::6].astype(np.float64).sum()
     ref = LogisticObjective(X[::6].copy(), yy[::6], sw[::6] * dtype(scale), 0.3, True, n_classes, 2)
     x = rng.standard_normal(obj.size) * 0.3
     v = rng.standard_normal(obj.size)
-    obj.loss_grad(x)
-    sub.follow_curvature()
-    ref.loss_grad(x)
+    hv_sub = sub.objective.hessp(sub.curvature(obj.evaluate(x)[2]), v)
+    hv_ref = ref.hessp(ref.evaluate(x)[2], v)
     rtol = 1e-12 if dtype == np.float64 else 1e-5
-    np.testing.assert_allclose(sub.hessp(v), ref.hessp(v), rtol=rtol, atol=rtol * np.abs(ref.hessp(v)).max())
+    np.testing.assert_allclose(hv_sub, hv_ref, rtol=rtol, atol=rtol * np.abs(hv_ref).max())
     sw[::6] = 0
     assert LogisticObjective(X, yy, sw, 0.3, True, n_classes, 2).row_subsample(6) is None
 
@@ -545,7 +544,7 @@ def test_newton_cg_subsampled_hessian(n_classes, hidden_rows):
     """With n >> parameters newton-cg steps with the Hessian of every 8th row: only loss_grad reads
     all of X.  When those rows miss curvature it turns to the exact Hessian.  Either way it reaches
     the exact Newton solution's objective to tol**2."""
-    from sce._solvers import newton_cg, newton_cholesky
+    from sce._convex_solvers import newton_cg, newton_cholesky
     X, y, sw = _tall_problem(n_classes, hidden_rows)
     k = 3 if n_classes > 2 else 1
     exact = newton_cholesky(LogisticObjective(X, y, sw, 1.0, True, n_classes, 2), np.zeros(k * 9),
@@ -564,20 +563,20 @@ def test_newton_cg_subsampled_hessian(n_classes, hidden_rows):
 def test_newton_retries_a_rejected_approximate_step():
     """A step from an approximate Hessian is taken at full length or not at all; when it fails the
     Armijo test the direction is asked again, in exact mode, from the same point."""
-    from sce._solvers import _newton
+    from sce._convex_solvers import _newton
     X, y, sw = _tall_problem(2)
     obj = LogisticObjective(X, y, sw, 1.0, True, 2, 2)
     H_calls = []
 
-    def direction(x, f, g, mon):
+    def direction(f, g, curvature, mon):
         H_calls.append(direction.approximate)
-        p = -np.linalg.solve(obj.hess(), g)
+        p = -np.linalg.solve(obj.hess(curvature), g)
         return 50 * p if direction.approximate else p
     direction.approximate = True
     res = _newton(obj, np.zeros(obj.size), 1e-4, 100, 0, direction, "test")
     assert H_calls[:2] == [True, False] and not any(H_calls[1:])
-    # the first point, the rejected trial and the restore, one per step, one per Hessian
-    assert obj.n_passes == 3 + res.n_iter + len(H_calls)
+    # the first point, the rejected trial, one per step, one per Hessian (no pass restores state)
+    assert obj.n_passes == 2 + res.n_iter + len(H_calls)
 
 
 @pytest.mark.parametrize("solver", ["newton-cg", "newton-cholesky", "lbfgs"])
@@ -618,7 +617,7 @@ def test_gram_dense_kernel(n, d, fit_intercept, dtype):
     ref = Xt.T @ (Xt * c.astype(np.float64)[:, None])
     for threads in (1, 2):
         G = np.zeros((Xt.shape[1],) * 2)
-        _core.gram_dense(X, c, fit_intercept, G, threads)
+        _core.logistic_gram(X, c, fit_intercept, G, threads)
         np.testing.assert_allclose(G, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
         np.testing.assert_array_equal(G, G.T)
 
@@ -638,12 +637,13 @@ def test_auto_solver_dense(n_features, n_classes, expected):
 def test_hessian_gram_kernel_and_blas_agree(monkeypatch, n_classes, fit_intercept):
     """Dense hess(): the Gram kernel (up to _GRAM_KERNEL_MAX_COLS columns) and the float64 BLAS
     blocks beyond give the same matrix."""
-    import sce._objectives as objectives
+    import sce._logistic_blocks as blocks
     obj, X, y, sw, rng = _problem(False, n_classes, fit_intercept)
-    obj.loss_grad(rng.standard_normal(obj.size) * 0.3)
-    H_kernel = obj.hess()
-    monkeypatch.setattr(objectives, "_GRAM_KERNEL_MAX_COLS", 0)
-    np.testing.assert_allclose(obj.hess(), H_kernel, rtol=1e-12, atol=1e-12 * np.abs(H_kernel).max())
+    curvature = obj.evaluate(rng.standard_normal(obj.size) * 0.3)[2]
+    H_kernel = obj.hess(curvature)
+    monkeypatch.setattr(blocks, "GRAM_KERNEL_MAX_COLS", 0)
+    H_blas = obj.hess(curvature)
+    np.testing.assert_allclose(H_blas, H_kernel, rtol=1e-12, atol=1e-12 * np.abs(H_kernel).max())
 
 
 def test_newton_cholesky_singular_hessian():
@@ -654,8 +654,8 @@ def test_newton_cholesky_singular_hessian():
     X, y = make_classification(300, 4, n_informative=3, n_redundant=0, flip_y=0.2, random_state=0)
     X = np.column_stack([X, X[:, 0], np.zeros(300)])
     obj = LogisticObjective(X, y == 1, np.ones(300), np.inf, True, 2, 2)
-    obj.loss_grad(np.zeros(obj.size))
-    assert scipy.linalg.lapack.dpotrf(obj.hess(), lower=0)[1] > 0  # not positive definite
+    curvature = obj.evaluate(np.zeros(obj.size))[2]
+    assert scipy.linalg.lapack.dpotrf(obj.hess(curvature), lower=0)[1] > 0  # not positive definite
     chol = LogisticClassifier(C=np.inf, solver="newton-cholesky", tol=1e-6).fit(X, y)
     cg = LogisticClassifier(C=np.inf, solver="newton-cg", tol=1e-6).fit(X, y)
     f_chol, f_cg = _objective_of(chol, X, y, C=np.inf), _objective_of(cg, X, y, C=np.inf)

@@ -7,8 +7,8 @@ from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 
 from sce import LogisticClassifier
-from sce._objectives import LogisticObjective
-from sce._solvers import solve
+from sce._logistic_objective import LogisticObjective
+from sce._convex_solvers import solve
 
 
 def _three_classes():
@@ -81,9 +81,9 @@ class _MisleadingGradient:
     def __getattr__(self, name):
         return getattr(self._obj, name)
 
-    def loss_grad(self, x):
-        f, g = self._obj.loss_grad(x)
-        return f, -g
+    def evaluate(self, x):
+        f, g, curvature = self._obj.evaluate(x)
+        return f, -g, curvature
 
 
 @pytest.mark.parametrize("solver", ["newton-cholesky", "newton-cg"])

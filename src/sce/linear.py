@@ -13,11 +13,11 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _functional
+from ._convex_solvers import solve
 from ._fit_state import restore_state_on_error
-from ._objectives import LogisticObjective
-from ._solvers import solve
+from ._logistic_objective import LogisticObjective
 from ._sparse import canonical_csr, check_before_conversion, check_csr
-from ._threads import effective_n_threads
+from ._threads import running_fit
 
 # "auto" uses exact Newton (Cholesky on the full Hessian) up to this many parameters for any X,
 # and whenever forming the Hessian is cheap (LogisticObjective.gram_is_cheap: binary CSR with few
@@ -109,7 +109,10 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
     n_threads : int, default=None
         OpenMP threads of the passes over X.  None uses ``min(omp_get_max_threads(), usable
         cores)``, so it follows ``OMP_NUM_THREADS`` and threadpoolctl limits; -1 uses all cores
-        this process may run on; a positive int that many.  Without OpenMP one thread.
+        this process may run on; a positive int that many.  Without OpenMP one thread.  With
+        None, fits running at the same time in several threads of the process (joblib's threading
+        backend, a web server) share the cores instead of each taking all of them; the result is
+        the same for any number of threads.
         (SigmoidMLPClassifier differs: there None means one thread, see its ``n_threads``.)
     verbose : int, default=0
         > 0 prints one line per iteration (objective, max|gradient|, elapsed time).
@@ -251,8 +254,7 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
             sample_weight = sample_weight * cw[y_enc].astype(X.dtype)
 
         obj = LogisticObjective(X, y_enc if n_classes > 2 else (y_enc == 1), sample_weight,
-                                self.C, self.fit_intercept, n_classes,
-                                effective_n_threads(self.n_threads))
+                                self.C, self.fit_intercept, n_classes, self.n_threads)
         x0 = np.zeros(obj.size)
         if self.warm_start and hasattr(self, "coef_"):
             # scikit-learn's check and message: the previous coefficients (with the intercept as
@@ -269,7 +271,8 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
             if self.fit_intercept:
                 x0[obj.n_coef:] = self.intercept_
         solver = self._choose_solver(obj)
-        res = solve(solver, obj, x0, self.tol, self.max_iter, self.verbose)
+        with running_fit():
+            res = solve(solver, obj, x0, self.tol, self.max_iter, self.verbose)
 
         W, b = obj.unpack(res.x)
         if obj.multinomial and self.fit_intercept:

@@ -1,4 +1,6 @@
-"""Solvers for smooth convex objectives exposing loss_grad(x), hessp(v) and hess().
+"""Solvers for the smooth convex objectives of sce._logistic_objective: Newton-CG, Newton-Cholesky and
+L-BFGS, with the line search, the CG solve and its preconditioners.  They only call the objective:
+evaluate(x) -> (f, gradient, curvature), and hessp / hess / hess_diag at a curvature it returned.
 
 Stopping rules (scale-free, the same meaning of ``tol`` for every solver: a relative objective gap
 of about tol**2, i.e. 1e-8 for the default tol = 1e-4):
@@ -14,6 +16,7 @@ of about tol**2, i.e. 1e-8 for the default tol = 1e-4):
 """
 import time
 import warnings
+from functools import partial
 
 import numpy as np
 import scipy.linalg
@@ -52,7 +55,6 @@ class _Monitor:
     def __init__(self, obj, x0, f0, g0, verbose, name):
         if np.any(x0 != 0):
             f_zero, g_zero = obj.loss_grad(np.zeros_like(x0))
-            obj.loss_grad(x0)  # restore the curvature at x0
         else:
             f_zero, g_zero = f0, g0
         self.g_ref = float(np.max(np.abs(g_zero))) if g_zero.size else 0.0
@@ -71,18 +73,17 @@ class _Monitor:
 
 def _line_search(obj, x, f, g, p, max_halvings=_MAX_HALVINGS):
     """Backtracking (Armijo) from the full step, halving at most max_halvings times; returns
-    (x, f, g) or None when no step tried decreased f enough."""
+    (x, f, g, curvature) at the accepted point, or None when no step tried decreased f enough."""
     slope = float(g @ p)
     if not slope < 0:
         return None
     t = 1.0
     for _ in range(max_halvings + 1):
         x_new = x + t * p
-        f_new, g_new = obj.loss_grad(x_new)
+        f_new, g_new, curvature = obj.evaluate(x_new)
         if f_new <= f + _ARMIJO * t * slope:  # a non-finite f_new never passes
-            return x_new, f_new, g_new
+            return x_new, f_new, g_new, curvature
         t *= 0.5
-    obj.loss_grad(x)  # restore the curvature at x
     return None
 
 
@@ -177,7 +178,7 @@ class _QuasiNewtonPreconditioner:
 
 def _newton(obj, x0, tol, max_iter, verbose, direction, name):
     x = np.array(x0, dtype=np.float64)
-    f, g = obj.loss_grad(x)
+    f, g, curvature = obj.evaluate(x)
     _check_finite_start(f, g)
     mon = _Monitor(obj, x, f, g, verbose, name)
     gap_tol = max(tol * tol, 16 * np.finfo(float).eps)
@@ -185,7 +186,7 @@ def _newton(obj, x0, tol, max_iter, verbose, direction, name):
     stop_reason = None
     converged = not g.size or not np.any(g)
     while not converged and it <= max_iter:
-        p = direction(x, f, g, mon)
+        p = direction(f, g, curvature, mon)
         if not np.isfinite(p).all():
             stop_reason = ("the Newton direction is not finite (the Hessian overflows float64: the "
                            "values of X or C are too large); scale the data")
@@ -218,7 +219,7 @@ def _newton(obj, x0, tol, max_iter, verbose, direction, name):
             converged = converged or gap <= resolution
             break
         it += 1
-        x, f, g = step
+        x, f, g, curvature = step
         mon.log(it, f, g, f"  gap estimate before step {gap / max(abs(f), 1e-300):.2e}")
     return SolverResult(x, f, it, converged, float(np.max(np.abs(g))) if g.size else 0.0,
                         stop_reason)
@@ -272,7 +273,7 @@ class _NewtonCGDirection:
         self.solved = True
         self.static_jacobi = None if obj.sparse else False  # False: not decided yet
 
-    def _dense_jacobi(self):
+    def _dense_jacobi(self, curvature):
         """For dense X: the Hessian's diagonal at the first point when the scales of the
         parameters differ widely, else None.  Widely: the columns' mean squares over a sample of
         at most ~512 rows spread over more than _JACOBI_MIN_SPREAD between their 10th and 90th
@@ -294,28 +295,28 @@ class _NewtonCGDirection:
                 lo, mid, hi = np.percentile(positive, [10, 50, 90])
                 spread = max(hi / lo, mid, 1.0 / mid) if obj.fit_intercept else hi / lo
             if spread > _JACOBI_MIN_SPREAD:
-                source = obj if self.sub is None else self.sub
-                if self.sub is not None:
-                    self.sub.follow_curvature()
                 with np.errstate(over="ignore", invalid="ignore"):
-                    diag = source.hess_diag()
+                    if self.sub is None:
+                        diag = obj.hess_diag(curvature)
+                    else:
+                        diag = self.sub.objective.hess_diag(self.sub.curvature(curvature))
                 self.static_jacobi = np.where(diag > 0, diag, 1.0)
         return self.static_jacobi
 
-    def __call__(self, x, f, g, mon):
+    def __call__(self, f, g, curvature, mon):
         obj = self.obj
         gn = float(np.max(np.abs(g)))
         r = gn / mon.g_ref if mon.g_ref > 0 else 1.0
         rtol = min(0.5, np.sqrt(r), max(10.0 * r, self.tol))
         max_cg = max(20, min(obj.size, 500))
         status = {}
-        static = None if obj.sparse else self._dense_jacobi()
+        static = None if obj.sparse else self._dense_jacobi(curvature)
         if static is not None and not np.isfinite(static).all():
             self.solved = False
             return np.full_like(g, np.nan)
         if self.approximate:
-            self.sub.follow_curvature()
-            p, _, _ = _cg(self.sub.hessp, g, rtol, max_cg,
+            sub_curvature = self.sub.curvature(curvature)
+            p, _, _ = _cg(partial(self.sub.objective.hessp, sub_curvature), g, rtol, max_cg,
                           precond=(lambda r: r / static) if static is not None else None,
                           status=status)
             self.solved = status["solved"]
@@ -328,7 +329,7 @@ class _NewtonCGDirection:
             self.approximate = False
         if obj.sparse:
             with np.errstate(over="ignore", invalid="ignore"):
-                jacobi = obj.cg_preconditioner()
+                jacobi = obj.cg_preconditioner(curvature)
             if jacobi is not None and not np.isfinite(jacobi).all():  # the Hessian overflows
                 self.solved = False
                 return np.full_like(g, np.nan)
@@ -338,7 +339,7 @@ class _NewtonCGDirection:
             precond = _QuasiNewtonPreconditioner(self.pairs, jacobi)
         else:
             precond = (lambda r: r / jacobi) if jacobi is not None else None
-        p, self.steps, self.pairs = _cg(obj.hessp, g, rtol, max_cg, precond=precond,
+        p, self.steps, self.pairs = _cg(partial(obj.hessp, curvature), g, rtol, max_cg, precond=precond,
                                         n_pairs=self.n_pairs, status=status)
         self.solved = status["solved"]
         return p
@@ -380,8 +381,8 @@ def newton_cholesky(obj, x0, tol, max_iter, verbose=0):
 
 
 def _newton_cholesky(obj, x0, tol, max_iter, verbose):
-    def direction(x, f, g, mon):
-        H = obj.hess()
+    def direction(f, g, curvature, mon):
+        H = obj.hess(curvature)
         if not np.isfinite(H).all():  # overflow: _newton reports it
             return np.full_like(g, np.nan)
         # LAPACK directly: scipy.linalg's checked wrappers cost 10 us against 3 on a 31 x 31 system

@@ -1,0 +1,174 @@
+"""The logistic-regression objective over the whole data, as the solvers see it.
+
+    f(W, b) = loss_scale * sum_i s_i l(x_i W^T + b, y_i) + l2_strength / 2 * ||W||_F^2
+
+is scikit-learn's LogisticRegression objective: loss_scale = C and l2_strength = 1, or for C = inf
+(no penalty) loss_scale = 1 and l2_strength = 0; l is the binary cross-entropy with logits (one
+coefficient row) or the softmax cross-entropy (K rows); b is not penalized.  The solvers see a flat
+float64 vector x = [W.ravel(), b] (b present only with an intercept).  Every value is a sum of the
+per-block evaluations of sce._logistic_blocks over the rows (here one block, split among the
+kernel's threads), scaled and penalized here.  Nothing is kept between calls: ``evaluate`` returns
+the curvature at its point, and the Hessian products take it as an argument.
+"""
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import _assert_all_finite
+
+from . import _logistic_blocks as blocks
+from ._threads import fit_threads
+
+
+class LogisticObjective:
+    def __init__(self, X, y, sample_weight, C, fit_intercept, n_classes, n_threads):
+        self.block = blocks.make_block(X, y, sample_weight, n_classes)
+        self.sparse = sp.issparse(X)
+        self.dtype = X.dtype
+        self.n, self.d = X.shape
+        self.multinomial = n_classes > 2
+        self.K = n_classes if self.multinomial else 1
+        self.fit_intercept = fit_intercept
+        self.n_threads = n_threads
+        self.loss_scale, self.l2_strength = (float(C), 1.0) if np.isfinite(C) else (1.0, 0.0)
+        self.n_coef = self.K * self.d
+        self.size = self.n_coef + (self.K if fit_intercept else 0)
+        self.n_passes = 0  # reads of X so far
+        self._input_checked = False  # X's values are checked by the first evaluate (see there)
+
+    @property
+    def X(self):
+        return self.block.X
+
+    def threads(self):
+        """Threads for the next pass: n_threads, shared with the fits running concurrently in
+        other threads of the process when it was left to sce (see sce._threads.fit_threads)."""
+        return fit_threads(self.n_threads)
+
+    # -- packing -----------------------------------------------------------------------------
+    def unpack(self, x):
+        """(W of shape (K, d), b of shape (K,)) in X's dtype."""
+        W = np.ascontiguousarray(x[: self.n_coef].reshape(self.K, self.d), dtype=self.dtype)
+        if self.fit_intercept:
+            b = np.ascontiguousarray(x[self.n_coef:], dtype=self.dtype)
+        else:
+            b = np.zeros(self.K, dtype=self.dtype)
+        return W, b
+
+    def _scaled(self, sums, x_coef):
+        """A gradient (or H v) from the blocks' sums [X^T R, sum R] and the penalty's part."""
+        out = np.empty(self.size)
+        out[: self.n_coef] = self.loss_scale * sums[: self.n_coef] + self.l2_strength * x_coef
+        if self.fit_intercept:
+            out[self.n_coef:] = self.loss_scale * sums[self.n_coef:]
+        return out
+
+    # -- evaluations ---------------------------------------------------------------------------
+    def evaluate(self, x):
+        """(f(x), its gradient, the curvature at x for hessp / hess / hess_diag).
+
+        The first call also validates X: a NaN or infinity in X makes f or the gradient non-finite
+        (its row's logit is NaN or infinite, since inf * 0 = NaN, and its column's gradient sum gets
+        NaN or inf * r), and only then is X scanned for scikit-learn's error.  That spares fit the
+        separate pass of check_array's test."""
+        W, b = self.unpack(x)
+        loss, sums, curvature = blocks.evaluate(self.block, W, b, self.threads())
+        self.n_passes += 1
+        x_coef = x[: self.n_coef]
+        f = self.loss_scale * loss + 0.5 * self.l2_strength * float(x_coef @ x_coef)
+        grad = self._scaled(sums, x_coef)
+        if not self._input_checked:
+            self._input_checked = True
+            if not (np.isfinite(f) and np.isfinite(grad).all()):
+                _assert_all_finite(self.X.data if self.sparse else self.X, input_name="X",
+                                   estimator_name="LogisticClassifier")
+        return f, grad, curvature
+
+    def loss_grad(self, x):
+        """(f(x), its gradient)."""
+        f, grad, _ = self.evaluate(x)
+        return f, grad
+
+    def hessp(self, curvature, v):
+        """The Hessian at the curvature's point times v."""
+        V, vb = self.unpack(v)
+        sums = blocks.hessp(self.block, curvature, V, vb, self.threads())
+        self.n_passes += 1
+        return self._scaled(sums, v[: self.n_coef])
+
+    def hess_diag(self, curvature):
+        """Diagonal of the Hessian at the curvature's point (float64, like x)."""
+        sums = blocks.hess_diag(self.block, curvature, self.threads())
+        self.n_passes += 1
+        out = np.empty(self.size)
+        out[: self.n_coef] = self.loss_scale * sums[: self.n_coef] + self.l2_strength
+        if self.fit_intercept:
+            out[self.n_coef:] = self.loss_scale * sums[self.n_coef:]
+        return out
+
+    def hess(self, curvature):
+        """The full Hessian at the curvature's point (Newton-Cholesky)."""
+        H = blocks.hess(self.block, curvature, self.fit_intercept, self.threads())
+        self.n_passes += self.K * (self.K + 1) // 2
+        H *= self.loss_scale
+        H[np.arange(self.n_coef), np.arange(self.n_coef)] += self.l2_strength
+        if self.multinomial and self.fit_intercept:
+            # Softmax is unchanged by adding one constant to all intercepts, so H is singular along
+            # u = 1_K on the intercepts; every gradient is orthogonal to u.  Adding c u u^T / K
+            # makes H definite without changing the Newton step on the gradients' subspace.
+            Hbb = H[self.n_coef:, self.n_coef:]
+            Hbb += max(np.trace(Hbb), 1e-300) / self.K ** 2
+        return H
+
+    def cg_preconditioner(self, curvature):
+        """Diagonal (Jacobi) preconditioner for CG at the curvature's point, or None.  Used for
+        CSR X, whose columns typically differ widely in frequency: there it cut CG steps
+        1.4-1.7x (a9a, w8a, reuters).  Not for dense X, where it did not pay for its extra pass on
+        standardized data (ijcnn1, synthetic) and tripled the CG steps on raw pixels
+        (fashion_mnist)."""
+        if not self.sparse:
+            return None
+        diag = self.hess_diag(curvature)
+        return np.where(diag > 0, diag, 1.0)
+
+    def gram_is_cheap(self):
+        """Whether forming the full Hessian costs about as much as the Hessian-vector products of a
+        CG solve (~5 passes over X) or less:
+        - CSR: binary, <= 64 non-zeros per row on average (sum_i nnz_i^2 multiply-adds), at most
+          1000 parameters;
+        - dense: the K (K + 1) / 2 Gram matrices of d + 1 columns (one for binary) have at most 32
+          columns together; one costs about (d + 1) / 5 passes over X."""
+        if self.sparse:
+            return (not self.multinomial and self.size <= 1000
+                    and self.X.nnz <= 64 * max(self.n, 1))
+        n_grams = self.K * (self.K + 1) // 2 if self.multinomial else 1
+        return n_grams * (self.d + (1 if self.fit_intercept else 0)) <= 32
+
+    def row_subsample(self, step):
+        """RowSubsample over every step-th row, or None when those rows carry no weight."""
+        rows = slice(None, None, step)
+        sw = self.block.sample_weight[rows]
+        sub_total = float(sw.sum(dtype=np.float64))
+        if not sub_total > 0:
+            return None
+        return RowSubsample(self, rows, float(self.block.sample_weight.sum(dtype=np.float64)) / sub_total)
+
+
+class RowSubsample:
+    """The objective over a subset of rows (a copy of them), its sample weights scaled by
+    sum(s) / sum(s_sub) so that its Hessian estimates the whole one's (Byrd, Chin, Neveitt and
+    Nocedal, 2011).  ``curvature(full)`` takes the rows' part of a curvature of the whole objective,
+    for ``objective.hessp``."""
+
+    def __init__(self, full, rows, scale):
+        X = full.X[rows] if full.sparse else np.ascontiguousarray(full.X[rows])
+        block = full.block
+        sw = block.sample_weight[rows] * full.dtype.type(scale)
+        self.objective = LogisticObjective(X, block.targets[rows], sw, 1.0, full.fit_intercept,
+                                           full.K if full.multinomial else 2, full.n_threads)
+        self.objective.loss_scale, self.objective.l2_strength = full.loss_scale, full.l2_strength
+        self.rows, self.scale = rows, scale
+
+    def curvature(self, full_curvature):
+        if full_curvature.ndim == 2:  # probabilities; the scaled weights are in the block
+            return np.ascontiguousarray(full_curvature[self.rows])
+        # s_i sigma_i (1 - sigma_i) with the scaled weight
+        return full_curvature[self.rows] * full_curvature.dtype.type(self.scale)
