@@ -97,3 +97,37 @@ def test_joblib_process_workers_share_the_cores():
     n_jobs = min(2, effective_n_jobs(-1))
     got = Parallel(n_jobs=n_jobs, backend="loky")(delayed(_threads_in_worker)() for _ in range(n_jobs))
     assert all(1 <= t <= max(1, cores // n_jobs) for t in got), (got, cores)
+
+
+def test_concurrent_default_fits_share_the_cores(monkeypatch):
+    """Fits running at once in threads of one process (joblib's threading backend) each take their
+    share of the cores when n_threads is left to sce, and an explicit n_threads as given."""
+    from joblib import Parallel, delayed
+
+    from sce import _logistic_objective
+
+    cores = effective_n_threads(None)
+    barrier = threading.Barrier(2, timeout=60)
+    used = {}
+    original = _logistic_objective.block_evaluate
+
+    def evaluate(block, W, b, n_threads=1):
+        if threading.current_thread().name not in used:  # the first pass waits for the other fit
+            used[threading.current_thread().name] = None
+            barrier.wait()
+        used.setdefault("threads", set()).add(n_threads)
+        return original(block, W, b, n_threads)
+
+    monkeypatch.setattr(_logistic_objective, "block_evaluate", evaluate)
+    X, y = make_classification(3000, 20, random_state=0)
+    results = Parallel(n_jobs=2, backend="threading")(
+        delayed(_fit_and_predict)(lambda: sce.LogisticClassifier(solver="lbfgs"), X, y) for _ in range(2))
+    assert used["threads"] <= {max(1, cores // 2), cores}  # cores: a pass after the other fit ended
+    assert max(1, cores // 2) in used["threads"]
+    np.testing.assert_array_equal(results[0], results[1])
+    used.clear()
+    barrier.reset()
+    Parallel(n_jobs=2, backend="threading")(
+        delayed(_fit_and_predict)(lambda: sce.LogisticClassifier(solver="lbfgs", n_threads=2), X, y)
+        for _ in range(2))
+    assert used["threads"] == {2 if _core.has_openmp() else 1}

@@ -7,8 +7,8 @@ from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 
 from sce import LogisticClassifier
-from sce._logistic_objective import LogisticObjective
 from sce._convex_solvers import solve
+from sce._logistic_objective import LogisticObjective
 
 
 def _three_classes():

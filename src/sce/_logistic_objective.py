@@ -6,21 +6,164 @@ is scikit-learn's LogisticRegression objective: loss_scale = C and l2_strength =
 (no penalty) loss_scale = 1 and l2_strength = 0; l is the binary cross-entropy with logits (one
 coefficient row) or the softmax cross-entropy (K rows); b is not penalized.  The solvers see a flat
 float64 vector x = [W.ravel(), b] (b present only with an intercept).  Every value is a sum of the
-per-block evaluations of sce._logistic_blocks over the rows (here one block, split among the
-kernel's threads), scaled and penalized here.  Nothing is kept between calls: ``evaluate`` returns
-the curvature at its point, and the Hessian products take it as an argument.
+per-block evaluations below over the rows (here one block, split among the kernel's threads),
+scaled and penalized.  Nothing is kept between calls: ``evaluate`` returns the curvature at its
+point, and the Hessian products take it as an argument.
+
+Per-block evaluations.  A block is a range of rows: X (a C-contiguous float32/float64 array or a CSR
+matrix of that dtype), their targets and their sample weights.  The block_* functions return
+unscaled, unpenalized sums over the block's rows, so that the sum over any split of the rows is the
+value on the whole data: LogisticObjective evaluates the data as one block with the kernel's
+threads, a fold is a block of its rows, and a chunk on a Dask worker is a block evaluated where it
+lives.  Parameters are W of shape (K, d) and b of shape (K,), in X's dtype.  K == 1: binary
+cross-entropy with logits, targets y in [0, 1] in X's dtype; K >= 2: softmax cross-entropy, targets
+int64 labels in [0, K).  Gradient-shaped sums are float64 vectors [X^T R as (K, d) row-major,
+sum_i R_i (K)], R being the weighted residuals.  The curvature is, in X's dtype, s_i sigma_i
+(1 - sigma_i) of shape (n,) for K == 1 and the probabilities p_ik of shape (n, K) for K >= 2 (the
+Hessian weights s_i p_ik (delta_km - p_im) follow from them and the block's sample weights).
 """
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import _assert_all_finite
 
-from . import _logistic_blocks as blocks
+from . import _core
+from . import _core_compat  # noqa: F401  TEMPORARY
 from ._threads import fit_threads
+
+
+class RowBlock(NamedTuple):
+    """Rows of a logistic-regression problem: X, targets (see the module docstring), sample_weight."""
+    X: object
+    targets: np.ndarray
+    sample_weight: np.ndarray
+
+
+def make_block(X, targets, sample_weight, n_classes):
+    """A RowBlock over X as the kernels read it: targets and weights converted to their dtypes, X
+    itself unless one of its arrays starts off its element size (a view built on a byte buffer at
+    an odd offset), which is copied so that vectorized loads stay aligned."""
+    if sp.issparse(X):
+        if not all(a.flags.aligned for a in (X.data, X.indices, X.indptr)):
+            X = X.copy()
+    else:
+        X = np.require(X, requirements=["C", "A"])
+    if n_classes > 2:
+        targets = np.ascontiguousarray(targets, dtype=np.int64)
+    else:
+        targets = np.ascontiguousarray(targets, dtype=X.dtype)
+    return RowBlock(X, targets, np.ascontiguousarray(sample_weight, dtype=X.dtype))
+
+
+def n_rows(block):
+    return block.X.shape[0]
+
+
+def new_curvature(block, K):
+    """An uninitialized curvature array for the block (see the module docstring)."""
+    shape = (n_rows(block),) if K == 1 else (n_rows(block), K)
+    return np.empty(shape, dtype=block.X.dtype)
+
+
+def block_evaluate(block, W, b, n_threads=1):
+    """(sum_i s_i l_i, gradient sums, curvature) at the parameters (W, b)."""
+    K, d = W.shape
+    grad = np.empty(K * (d + 1))
+    curvature = new_curvature(block, K)
+    loss = _core.logistic_eval(block.X, block.targets, block.sample_weight, W, b, grad, curvature,
+                               n_threads)
+    return loss, grad, curvature
+
+
+def block_hessp(block, curvature, V, vb, n_threads=1):
+    """Sums of the loss Hessian at the curvature's point times (V, vb), shaped like a gradient."""
+    K, d = V.shape
+    out = np.empty(K * (d + 1))
+    _core.logistic_hessp(block.X, block.sample_weight, curvature, V, vb, out, n_threads)
+    return out
+
+
+def class_curvature(block, curvature, k, m):
+    """Per-row weights of the (k, m) block of the loss Hessian, float64: s_i p_ik (delta_km - p_im)
+    (binary: the curvature itself)."""
+    if curvature.ndim == 1:
+        return curvature.astype(np.float64)
+    pk = curvature[:, k].astype(np.float64)
+    pm = curvature[:, m].astype(np.float64)
+    return block.sample_weight.astype(np.float64) * pk * (float(k == m) - pm)
+
+
+def block_hess_diag(block, curvature, n_threads=1):
+    """Diagonal of the loss Hessian's sums, shaped like a gradient: sum_i c_ik x_ij^2 for the
+    coefficients and sum_i c_ik for the intercepts, c_ik = s_i p_ik (1 - p_ik)."""
+    K = 1 if curvature.ndim == 1 else curvature.shape[1]
+    C = np.column_stack([class_curvature(block, curvature, k, k) for k in range(K)])
+    out = np.empty(K * (block.X.shape[1] + 1))
+    _core.logistic_sq_colsums(block.X, np.ascontiguousarray(C), out, n_threads)
+    return out
+
+
+def block_hess(block, curvature, fit_intercept, n_threads=1):
+    """The loss Hessian's sums over the block, ordered like the solvers' parameter vector: the
+    coefficients of all classes (K * d), then the intercepts (K) when fitted.
+
+    Built from the weighted Gram matrices H[(k,:), (m,:)] = X~^T diag(c_km) X~ with X~ = [X, 1]
+    (the column of ones only with an intercept)."""
+    K = 1 if curvature.ndim == 1 else curvature.shape[1]
+    d = block.X.shape[1]
+    dd = d + 1 if fit_intercept else d
+    H = np.zeros((K * dd, K * dd))
+    for k in range(K):
+        for m in range(k, K):
+            if K == 1:
+                weights = curvature  # the Gram kernel reads X's dtype
+            else:
+                weights = class_curvature(block, curvature, k, m)
+            G = weighted_gram(block.X, weights, fit_intercept, n_threads)
+            H[k * dd:(k + 1) * dd, m * dd:(m + 1) * dd] = G
+            if k != m:
+                H[m * dd:(m + 1) * dd, k * dd:(k + 1) * dd] = G.T
+    if K > 1 and fit_intercept:  # coefficients first, intercepts last (already so for one class)
+        order = np.concatenate([np.arange(k * dd, k * dd + d) for k in range(K)]
+                               + [np.arange(d, K * dd, dd)])
+        H = H[np.ix_(order, order)]
+    return H
+
+
+def weighted_gram(X, weights, fit_intercept, n_threads=1):
+    """X~^T diag(weights) X~ in float64 (X~ = [X, 1] with an intercept): one pass of the Gram kernel
+    for CSR X and for dense X up to GRAM_KERNEL_MAX_COLS columns; BLAS on float64 row blocks beyond,
+    where its blocked products win."""
+    n, d = X.shape
+    dd = d + 1 if fit_intercept else d
+    G = np.zeros((dd, dd))
+    if sp.issparse(X) or dd <= GRAM_KERNEL_MAX_COLS:
+        _core.logistic_gram(X, np.ascontiguousarray(weights, dtype=X.dtype), fit_intercept, G,
+                            n_threads)
+        return G
+    c = np.asarray(weights, dtype=np.float64)
+    step = max(1, (1 << 22) // max(d, 1))  # 32 MB of float64 per block of rows: no copy of X
+    for s in range(0, n, step):
+        Xb = np.asarray(X[s:s + step], dtype=np.float64)
+        Xw = Xb * c[s:s + step, None]
+        G[:d, :d] += Xb.T @ Xw
+        if fit_intercept:
+            col = Xw.sum(axis=0)
+            G[:d, d] += col
+            G[d, :d] += col
+    if fit_intercept:
+        G[d, d] = c.sum()
+    return G
+
+
+# Dense X: the Gram kernel (csrc/) up to this many columns of [X, 1], BLAS beyond.
+GRAM_KERNEL_MAX_COLS = 320
 
 
 class LogisticObjective:
     def __init__(self, X, y, sample_weight, C, fit_intercept, n_classes, n_threads):
-        self.block = blocks.make_block(X, y, sample_weight, n_classes)
+        self.block = make_block(X, y, sample_weight, n_classes)
         self.sparse = sp.issparse(X)
         self.dtype = X.dtype
         self.n, self.d = X.shape
@@ -70,7 +213,7 @@ class LogisticObjective:
         NaN or inf * r), and only then is X scanned for scikit-learn's error.  That spares fit the
         separate pass of check_array's test."""
         W, b = self.unpack(x)
-        loss, sums, curvature = blocks.evaluate(self.block, W, b, self.threads())
+        loss, sums, curvature = block_evaluate(self.block, W, b, self.threads())
         self.n_passes += 1
         x_coef = x[: self.n_coef]
         f = self.loss_scale * loss + 0.5 * self.l2_strength * float(x_coef @ x_coef)
@@ -90,13 +233,13 @@ class LogisticObjective:
     def hessp(self, curvature, v):
         """The Hessian at the curvature's point times v."""
         V, vb = self.unpack(v)
-        sums = blocks.hessp(self.block, curvature, V, vb, self.threads())
+        sums = block_hessp(self.block, curvature, V, vb, self.threads())
         self.n_passes += 1
         return self._scaled(sums, v[: self.n_coef])
 
     def hess_diag(self, curvature):
         """Diagonal of the Hessian at the curvature's point (float64, like x)."""
-        sums = blocks.hess_diag(self.block, curvature, self.threads())
+        sums = block_hess_diag(self.block, curvature, self.threads())
         self.n_passes += 1
         out = np.empty(self.size)
         out[: self.n_coef] = self.loss_scale * sums[: self.n_coef] + self.l2_strength
@@ -106,7 +249,7 @@ class LogisticObjective:
 
     def hess(self, curvature):
         """The full Hessian at the curvature's point (Newton-Cholesky)."""
-        H = blocks.hess(self.block, curvature, self.fit_intercept, self.threads())
+        H = block_hess(self.block, curvature, self.fit_intercept, self.threads())
         self.n_passes += self.K * (self.K + 1) // 2
         H *= self.loss_scale
         H[np.arange(self.n_coef), np.arange(self.n_coef)] += self.l2_strength
