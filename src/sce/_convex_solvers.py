@@ -366,9 +366,8 @@ _JACOBI_MIN_SPREAD = 1e4
 
 # Newton-Cholesky runs its BLAS calls (the Hessian's blocks, the factorization) on one thread up to
 # this many parameters.  Between those calls the OpenMP workers of the passes over X are still
-# spinning, and waking BLAS workers next to them costs more than a small factorization: on 2 cores,
-# w8a (301 parameters) took 41 ms with one BLAS thread and 160-182 ms with two, ijcnn1 (23) 33 ms
-# against 104 ms.
+# spinning, and waking BLAS workers next to them costs more than a small factorization gains from
+# threads (w8a, 301 parameters, ran about 4 times slower with two BLAS threads on 2 cores).
 _SERIAL_BLAS_MAX_PARAMS = 2000
 
 
@@ -385,7 +384,7 @@ def _newton_cholesky(obj, x0, tol, max_iter, verbose):
         H = obj.hess(curvature)
         if not np.isfinite(H).all():  # overflow: _newton reports it
             return np.full_like(g, np.nan)
-        # LAPACK directly: scipy.linalg's checked wrappers cost 10 us against 3 on a 31 x 31 system
+        # LAPACK directly: scipy.linalg's checked wrappers cost more than the solve on small systems
         c, info = scipy.linalg.lapack.dpotrf(H, lower=0, clean=0)
         if info == 0:
             p, info = scipy.linalg.lapack.dpotrs(c, g, lower=0)

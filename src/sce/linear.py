@@ -21,15 +21,15 @@ from ._threads import running_fit
 
 # "auto" uses exact Newton (Cholesky on the full Hessian) up to this many parameters for any X,
 # and whenever forming the Hessian is cheap (LogisticObjective.gram_is_cheap: binary CSR with few
-# non-zeros per row, dense X with few columns); Newton-CG otherwise.  Measured here (medians):
-# a9a (CSR, 124 parameters) Cholesky 12 ms vs CG 85 ms; ijcnn1 (dense, 23) Cholesky 6.4 ms vs CG
-# 9.2 ms; breast_cancer (31) 0.71 vs 0.93 ms.
+# non-zeros per row, dense X with few columns); Newton-CG otherwise.  There one Hessian costs about
+# as much as the few Hessian-vector products of a CG solve, and an exact step saves the rest (the
+# bench's solver tables on a9a, ijcnn1 and breast_cancer show it).
 _CHOLESKY_MAX_PARAMS = 10
 
 
 def _encode_labels(y):
     """(classes, y as indices into classes), as LabelEncoder; integer labels in a range of at most
-    about len(y) values are counted (O(n)) instead of sorted (np.unique: 1.1 ms for 50000 labels)."""
+    about len(y) values are counted (O(n)) instead of sorted (np.unique's O(n log n))."""
     small_int = y.dtype.kind == "i" or (y.dtype.kind == "u" and y.dtype.itemsize < 8)
     if y.ndim == 1 and y.size and small_int:
         lo, hi = int(y.min()), int(y.max())
