@@ -10,4 +10,5 @@ SUITES = {
     "kernels": ".kernels",
     "logistic": ".logistic",
     "mlp": ".mlp",
+    "overheads": ".overheads",
 }
