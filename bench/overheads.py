@@ -94,7 +94,7 @@ def run(ctx):
             for key, kw in (("sequential", {"n_threads": None, "sequential": True}),
                             ("default", {"n_threads": None}), ("one", {"n_threads": 1}),
                             ("all", {"n_threads": cores})):
-                row[key + "_s"] = time_call(lambda kw=kw: _batch(X, y, n_jobs, n_fits, **kw), repeats,
+                row[key + "_s"] = time_call(lambda kw=kw, X=X, y=y: _batch(X, y, n_jobs, n_fits, **kw), repeats,
                                             budget=10.0).median
             conc_rows.append(row)
             s.result = f"default {row['default_s'] * 1e3:.0f} ms, all cores each {row['all_s'] * 1e3:.0f} ms"
