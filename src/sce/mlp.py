@@ -23,8 +23,8 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, colu
 
 from . import _functional
 from ._fit_state import restore_state_on_error
-from ._mlp import MLPObjective
-from ._optimizers import SGD, Adam, full_batch_lbfgs, stochastic_epoch
+from ._network import MLPObjective
+from ._stochastic import SGD, Adam, full_batch_lbfgs, stochastic_epoch
 from ._sparse import check_before_conversion, check_csr
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")

@@ -1,4 +1,4 @@
-"""Optimizers of the network objective (sce/_mlp.py): Adam and SGD with the minibatch epoch that
+"""Optimizers of the network objective (sce/_network.py): Adam and SGD with the minibatch epoch that
 drives them, and full-batch L-BFGS.
 
 They follow scikit-learn's MLP (same hyper-parameters, same schedules); the update of a step is one
