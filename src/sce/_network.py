@@ -1,4 +1,5 @@
-"""The objective of a sigmoid multilayer perceptron: forward pass, loss and backpropagation.
+"""The objective of a sigmoid multilayer perceptron: forward pass, loss and backpropagation; its
+initial weights and the probabilities of its outputs.
 
 Parameters live in one flat vector packed like scikit-learn's MLP (every coefficient matrix
 (fan_in, fan_out) raveled in C order, layer by layer, then every intercept vector), so the weights
