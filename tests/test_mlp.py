@@ -19,7 +19,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sce import SigmoidMLPClassifier
-from sce._mlp import MLPObjective
+from sce._network import MLPObjective
 
 L = np.longdouble
 
@@ -785,7 +785,7 @@ def test_zero_weight_batches_and_all_zero_weights():
 
 def test_bias_gradient_of_a_layer_wider_than_the_stack_buffer():
     # csrc keeps the bias-gradient sums of layers up to 1024 units on the stack and mallocs above.
-    from sce._mlp import MLPObjective
+    from sce._network import MLPObjective
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(6, 3)), np.eye(3)[rng.integers(0, 3, 6)]
     obj = MLPObjective([3, 1500, 3], "softmax", 0.1)

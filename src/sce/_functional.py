@@ -1,4 +1,5 @@
-"""Functional API: numpy in, numpy out.  Validates and shapes the input, then calls sce._core.
+"""Functional API: numpy in, numpy out.  Validates and shapes the input (with the checks of
+sce/_checks.py), then calls sce._core.
 
 Conventions (numpy-like): any shape for the elementwise functions; float32 stays float32, float64
 stays float64, any other real numeric dtype is computed in float64; NaN propagates; inputs are never
@@ -8,135 +9,27 @@ modified; non-contiguous input is copied once.
 import numpy as np
 
 from . import _core
+from ._checks import (
+    check_reduction,
+    flat,
+    float_array,
+    kernel_ready,
+    raise_status,
+    reduced,
+    scalar_check,
+    total_weight,
+    weights,
+)
 from ._threads import effective_n_threads
 
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _float_array(x, name, dtype=None):
-    """x as an ndarray of float32/float64 (or of `dtype` when given), without copying when possible."""
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        if arr.dtype.kind == "c":
-            raise TypeError(f"{name} must be real-valued; got complex dtype {arr.dtype}")
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}") from exc
-    if dtype is None:
-        dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
-    return arr.astype(dtype, copy=False)
-
-
-def _kernel_ready(arr, dtype=None):
-    """arr as a C-contiguous array aligned to its element size, as the kernels read it: a copy only
-    when it is not (a view that starts off its element size, e.g. a field of a packed structured
-    array, would make the vectorized loops load misaligned elements)."""
-    return np.require(arr, dtype=dtype, requirements=["C", "A"])
-
-
-def _flat(arr):
-    """A 1-D view of _kernel_ready(arr)."""
-    return _kernel_ready(arr).reshape(-1)
-
-
-def _check_reduction(reduction):
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}")
-
-
-def _weights(w, shape, dtype, name):
-    """Per-element weights broadcast to `shape`: (None, scalar) or (flat array, 0)."""
-    if w is None:
-        return None, 1.0
-    arr = _float_array(w, name, dtype)
-    if arr.ndim == 0:
-        return None, float(arr)
-    try:
-        arr = np.broadcast_to(arr, shape)
-    except ValueError:
-        raise ValueError(
-            f"{name} of shape {arr.shape} cannot be broadcast to the shape of the logits {shape}"
-        ) from None
-    return _flat(arr), 0.0
-
-
-def _scalar_check(value, name, positive):
-    ok = np.isfinite(value) and (value > 0 if positive else value >= 0)
-    if not ok:
-        raise ValueError(f"{name} must be {'positive' if positive else 'non-negative'} and finite; got {value}")
-
-
-def _raise_status(status, target_msg):
-    if status & _core.BAD_TARGET:
-        raise ValueError(target_msg)
-    if status & _core.BAD_SAMPLE_WEIGHT:
-        raise ValueError("sample_weight must be non-negative and finite")
-    if status & _core.BAD_POS_WEIGHT:
-        raise ValueError("pos_weight must be positive and finite")
-
-
-def _check_weights(sw_flat, name="sample_weight"):
-    """Per-element weights must be finite and non-negative (checked before any reduction)."""
-    if sw_flat is not None and not (np.all(np.isfinite(sw_flat)) and np.all(sw_flat >= 0)):
-        raise ValueError(f"{name} must be non-negative and finite")
-
-
-def _total_weight(sw_flat, sw_scalar, n):
-    _check_weights(sw_flat)
-    with np.errstate(over="ignore"):  # a sum of huge weights may reach inf: the mean is then 0
-        total = float(np.sum(sw_flat, dtype=np.float64)) if sw_flat is not None else sw_scalar * n
-    if not total > 0:
-        raise ValueError(
-            "reduction='mean' is undefined when the total sample weight is zero "
-            f"(here {n} elements); use reduction='sum'"
-        )
-    return total
-
-
-def _reduced(reduction, loss, total, grad_scale, grad, return_grad):
-    """The value returned for a reduction (per-element array, sum, or weighted mean), with grad."""
-    if reduction == "none":
-        result = loss
-    elif reduction == "sum":
-        result = float(total)
-    else:
-        result = float(total) * grad_scale
-    return (result, grad) if return_grad else result
-
-
-def _elementwise(name, z, out, n_threads):
-    arr = _float_array(z, "z")
-    nt = effective_n_threads(n_threads)
-    if out is None:
-        res = np.empty(arr.shape, dtype=arr.dtype)
-        _core.elementwise(_core.MAPS[name], _flat(arr), res.reshape(-1), nt)
-        return res[()] if res.ndim == 0 else res
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy array; got {type(out).__name__}")
-    if out.shape != arr.shape:
-        raise ValueError(f"out has shape {out.shape} but z has shape {arr.shape}")
-    if out.dtype != arr.dtype:
-        raise TypeError(f"out has dtype {out.dtype} but the result has dtype {arr.dtype}")
-    if not out.flags.writeable:
-        raise ValueError("out is read-only")
-    if out.flags.c_contiguous and out.flags.aligned and (arr is out or not np.shares_memory(arr, out)):
-        _core.elementwise(_core.MAPS[name], _flat(arr), out.reshape(-1), nt)
-    else:  # out is strided, or overlaps z partially: compute into a fresh buffer, then copy
-        res = np.empty(arr.shape, dtype=arr.dtype)
-        _core.elementwise(_core.MAPS[name], _flat(arr), res.reshape(-1), nt)
-        out[...] = res
-    return out
-
-
-def sigmoid(z, out=None, *, n_threads=None):
-    """Logistic sigmoid ``1 / (1 + exp(-z))``, elementwise.
-
-    Computed as ``1 / (1 + exp(-z))`` for ``z >= 0`` and ``exp(z) / (1 + exp(z))`` otherwise, so
-    no ``exp`` overflows: sigmoid(-inf) = 0 and sigmoid(inf) = 1 exactly, and very negative ``z``
-    gives tiny positive values (down to the subnormal range) instead of 0 from ``1 - 1``.
-
-    Parameters
+# Docstring text that several public functions share, written once: a line "{name}" in their
+# docstrings stands for _DOCS[name] (see _shared_docs).
+_DOCS = {"n_threads": """n_threads : int, default=None
+        OpenMP threads: None uses ``min(omp_get_max_threads(), usable cores)``, so it follows
+        ``OMP_NUM_THREADS`` and threadpoolctl limits; -1 uses all cores this process may run
+        on; a positive int that many.  Results do not depend on the thread count (any sum is
+        taken over fixed chunks in a fixed order).  Without OpenMP the call runs on one thread."""}
+_DOCS["elementwise"] = """Parameters
     ----------
     z : array_like
         Input of any shape.  float32 is computed in float32 and float64 in float64; any other
@@ -146,17 +39,56 @@ def sigmoid(z, out=None, *, n_threads=None):
         Array to write the result to: same shape as ``z`` and the result's dtype (float32 for
         float32 ``z``, float64 otherwise), writeable; it may be ``z`` itself (in place) and need
         not be contiguous.  A mismatch raises ValueError (shape, read-only) or TypeError (dtype).
-    n_threads : int, default=None
-        OpenMP threads: None uses ``min(omp_get_max_threads(), usable cores)``, so it follows
-        ``OMP_NUM_THREADS`` and threadpoolctl limits; -1 uses all cores this process may run
-        on; a positive int that many.  The result does not depend on the thread count.  Without
-        OpenMP the call runs on one thread.
+    """ + _DOCS["n_threads"] + """
 
     Returns
     -------
     result : ndarray or numpy scalar
         ``out`` when given; otherwise a new array of ``z``'s shape (a numpy scalar for 0-d
-        input).  NaN in gives NaN out; ``z`` is never modified unless it is ``out``.
+        input).  NaN in gives NaN out; ``z`` is never modified unless it is ``out``."""
+
+
+def _shared_docs(func):
+    """Fill in the shared docstring text (no docstring under python -OO)."""
+    if func.__doc__:
+        for name, text in _DOCS.items():
+            func.__doc__ = func.__doc__.replace("{" + name + "}", text)
+    return func
+
+
+def _elementwise(name, z, out, n_threads):
+    arr = float_array(z, "z")
+    nt = effective_n_threads(n_threads)
+    if out is not None:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy array; got {type(out).__name__}")
+        if out.shape != arr.shape:
+            raise ValueError(f"out has shape {out.shape} but z has shape {arr.shape}")
+        if out.dtype != arr.dtype:
+            raise TypeError(f"out has dtype {out.dtype} but the result has dtype {arr.dtype}")
+        if not out.flags.writeable:
+            raise ValueError("out is read-only")
+    # the kernel writes into out itself when it can; when out is strided, or overlaps z partially,
+    # into a fresh buffer copied to out afterwards
+    direct = (out is not None and out.flags.c_contiguous and out.flags.aligned
+              and (arr is out or not np.shares_memory(arr, out)))
+    res = out if direct else np.empty(arr.shape, dtype=arr.dtype)
+    _core.elementwise(_core.MAPS[name], flat(arr), res.reshape(-1), nt)
+    if out is None:
+        return res[()] if res.ndim == 0 else res
+    if res is not out:
+        out[...] = res
+    return out
+
+@_shared_docs
+def sigmoid(z, out=None, *, n_threads=None):
+    """Logistic sigmoid ``1 / (1 + exp(-z))``, elementwise.
+
+    Computed as ``1 / (1 + exp(-z))`` for ``z >= 0`` and ``exp(z) / (1 + exp(z))`` otherwise, so
+    no ``exp`` overflows: sigmoid(-inf) = 0 and sigmoid(inf) = 1 exactly, and very negative ``z``
+    gives tiny positive values (down to the subnormal range) instead of 0 from ``1 - 1``.
+
+    {elementwise}
 
     See Also
     --------
@@ -181,6 +113,7 @@ def sigmoid(z, out=None, *, n_threads=None):
     return _elementwise("sigmoid", z, out, n_threads)
 
 
+@_shared_docs
 def log_sigmoid(z, out=None, *, n_threads=None):
     """Log of the logistic sigmoid, ``log(sigmoid(z)) = -softplus(-z)``, elementwise.
 
@@ -188,27 +121,7 @@ def log_sigmoid(z, out=None, *, n_threads=None):
     ``log(0)`` for very negative ``z`` (log_sigmoid(-1000) is -1000, not -inf);
     log_sigmoid(-inf) = -inf, log_sigmoid(inf) = 0.
 
-    Parameters
-    ----------
-    z : array_like
-        Input of any shape.  float32 is computed in float32 and float64 in float64; any other
-        real dtype (integers, bool, float16, long double) is computed in float64.  Complex or
-        non-numeric input raises TypeError.
-    out : ndarray, optional
-        Array to write the result to: same shape as ``z`` and the result's dtype (float32 for
-        float32 ``z``, float64 otherwise), writeable; it may be ``z`` itself (in place) and need
-        not be contiguous.  A mismatch raises ValueError (shape, read-only) or TypeError (dtype).
-    n_threads : int, default=None
-        OpenMP threads: None uses ``min(omp_get_max_threads(), usable cores)``, so it follows
-        ``OMP_NUM_THREADS`` and threadpoolctl limits; -1 uses all cores this process may run
-        on; a positive int that many.  The result does not depend on the thread count.  Without
-        OpenMP the call runs on one thread.
-
-    Returns
-    -------
-    result : ndarray or numpy scalar
-        ``out`` when given; otherwise a new array of ``z``'s shape (a numpy scalar for 0-d
-        input).  NaN in gives NaN out; ``z`` is never modified unless it is ``out``.
+    {elementwise}
 
     See Also
     --------
@@ -229,6 +142,7 @@ def log_sigmoid(z, out=None, *, n_threads=None):
     return _elementwise("log_sigmoid", z, out, n_threads)
 
 
+@_shared_docs
 def softplus(z, out=None, *, n_threads=None):
     """Softplus ``log(1 + exp(z))``, elementwise.
 
@@ -236,27 +150,7 @@ def softplus(z, out=None, *, n_threads=None):
     1000), full relative accuracy for very negative ``z``; softplus(-inf) = 0,
     softplus(inf) = inf.
 
-    Parameters
-    ----------
-    z : array_like
-        Input of any shape.  float32 is computed in float32 and float64 in float64; any other
-        real dtype (integers, bool, float16, long double) is computed in float64.  Complex or
-        non-numeric input raises TypeError.
-    out : ndarray, optional
-        Array to write the result to: same shape as ``z`` and the result's dtype (float32 for
-        float32 ``z``, float64 otherwise), writeable; it may be ``z`` itself (in place) and need
-        not be contiguous.  A mismatch raises ValueError (shape, read-only) or TypeError (dtype).
-    n_threads : int, default=None
-        OpenMP threads: None uses ``min(omp_get_max_threads(), usable cores)``, so it follows
-        ``OMP_NUM_THREADS`` and threadpoolctl limits; -1 uses all cores this process may run
-        on; a positive int that many.  The result does not depend on the thread count.  Without
-        OpenMP the call runs on one thread.
-
-    Returns
-    -------
-    result : ndarray or numpy scalar
-        ``out`` when given; otherwise a new array of ``z``'s shape (a numpy scalar for 0-d
-        input).  NaN in gives NaN out; ``z`` is never modified unless it is ``out``.
+    {elementwise}
 
     See Also
     --------
@@ -287,6 +181,7 @@ def _log1p(x, out=None, *, n_threads=None):
     return _elementwise("log1p", x, out, n_threads)
 
 
+@_shared_docs
 def bce_with_logits(z, y, *, sample_weight=None, pos_weight=None, reduction="mean",
                     return_grad=False, n_threads=None):
     """Binary cross-entropy from logits, optionally with its gradient in the same pass.
@@ -325,11 +220,7 @@ def bce_with_logits(z, y, *, sample_weight=None, pos_weight=None, reduction="mea
         elementwise derivative ``w_i * ((pw_i * y_i + 1 - y_i) * sigmoid(z_i) - pw_i * y_i)``
         (``w_i * (sigmoid(z_i) - y_i)`` without pos_weight), for "sum" the same array, and for
         "mean" that array divided by the total weight.
-    n_threads : int, default=None
-        OpenMP threads: None uses ``min(omp_get_max_threads(), usable cores)``, so it follows
-        ``OMP_NUM_THREADS`` and threadpoolctl limits; -1 uses all cores this process may run
-        on; a positive int that many.  Results do not depend on the thread count (sums are
-        taken over fixed chunks in a fixed order).  Without OpenMP the call runs on one thread.
+    {n_threads}
 
     Returns
     -------
@@ -372,34 +263,35 @@ def bce_with_logits(z, y, *, sample_weight=None, pos_weight=None, reduction="mea
     >>> round(log_loss(y, sce.sigmoid(z)), 6)
     0.377779
     """
-    _check_reduction(reduction)
-    zarr = _float_array(z, "z")
+    check_reduction(reduction)
+    zarr = float_array(z, "z")
     dtype = zarr.dtype
-    yarr = _float_array(y, "y", dtype)
+    yarr = float_array(y, "y", dtype)
     if yarr.shape != zarr.shape:
         raise ValueError(f"y has shape {yarr.shape} but z has shape {zarr.shape}; they must match")
     shape = zarr.shape
     n = zarr.size
-    sw, sw_scalar = _weights(sample_weight, shape, dtype, "sample_weight")
-    pw, pw_scalar = _weights(pos_weight, shape, dtype, "pos_weight")
+    sw, sw_scalar = weights(sample_weight, shape, dtype, "sample_weight")
+    pw, pw_scalar = weights(pos_weight, shape, dtype, "pos_weight")
     if sw is None:
-        _scalar_check(sw_scalar, "sample_weight", positive=False)
+        scalar_check(sw_scalar, "sample_weight", positive=False)
     if pw is None:
-        _scalar_check(pw_scalar, "pos_weight", positive=True)
+        scalar_check(pw_scalar, "pos_weight", positive=True)
     grad_scale = 1.0
     if reduction == "mean":
-        grad_scale = 1.0 / _total_weight(sw, sw_scalar, n)
+        grad_scale = 1.0 / total_weight(sw, sw_scalar, n)
     loss = np.empty(shape, dtype=dtype) if reduction == "none" else None
     grad = np.empty(shape, dtype=dtype) if return_grad else None
     total, status = _core.bce_logits(
-        _flat(zarr), _flat(yarr), sw, sw_scalar, pw, pw_scalar, grad_scale,
+        flat(zarr), flat(yarr), sw, sw_scalar, pw, pw_scalar, grad_scale,
         None if loss is None else loss.reshape(-1), None if grad is None else grad.reshape(-1),
         effective_n_threads(n_threads),
     )
-    _raise_status(status, "y must contain targets in [0, 1] (and no NaN)")
-    return _reduced(reduction, loss, total, grad_scale, grad, return_grad)
+    raise_status(status, "y must contain targets in [0, 1] (and no NaN)")
+    return reduced(reduction, loss, total, grad_scale, grad, return_grad)
 
 
+@_shared_docs
 def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean",
                           return_grad=False, n_threads=None):
     """Softmax cross-entropy over the last axis, optionally with its gradient in the same pass.
@@ -434,11 +326,7 @@ def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean
         Also return the derivative of the returned loss with respect to ``logits``:
         ``w_i * (softmax(z_i) * sum_k t_ik - t_i)`` per row for "none" and "sum", divided by
         the total weight for "mean".
-    n_threads : int, default=None
-        OpenMP threads: None uses ``min(omp_get_max_threads(), usable cores)``, so it follows
-        ``OMP_NUM_THREADS`` and threadpoolctl limits; -1 uses all cores this process may run
-        on; a positive int that many.  Results do not depend on the thread count.  Without
-        OpenMP the call runs on one thread.
+    {n_threads}
 
     Returns
     -------
@@ -486,8 +374,8 @@ def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean
     >>> round(log_loss(labels, softmax(logits, axis=1), labels=[0, 1, 2]), 6)
     2.035104
     """
-    _check_reduction(reduction)
-    zarr = _float_array(logits, "logits")
+    check_reduction(reduction)
+    zarr = float_array(logits, "logits")
     if zarr.ndim == 0:
         raise ValueError("logits must have at least one dimension (the classes); got a scalar")
     dtype = zarr.dtype
@@ -500,7 +388,7 @@ def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean
     if tarr.shape == zarr.shape and tarr.shape != row_shape:
         if tarr.dtype.kind not in "fiub":
             raise TypeError(f"probability targets must be real numbers; got dtype {tarr.dtype}")
-        probs = _kernel_ready(tarr, dtype).reshape(n_rows, n_classes)
+        probs = kernel_ready(tarr, dtype).reshape(n_rows, n_classes)
     elif tarr.shape == row_shape:
         if tarr.dtype.kind not in "iubf":
             raise TypeError(f"target labels must be integers; got dtype {tarr.dtype}")
@@ -517,29 +405,29 @@ def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean
             )
         if tarr.dtype.kind == "u" and tarr.size and tarr.max() > np.iinfo(np.int64).max:
             raise ValueError(f"target labels must be in [0, {n_classes}); got {tarr.max()}")
-        labels = _kernel_ready(labels, np.int64).reshape(n_rows)
+        labels = kernel_ready(labels, np.int64).reshape(n_rows)
     else:
         raise ValueError(
             f"target has shape {tarr.shape}; expected labels of shape {row_shape} "
             f"or probabilities of shape {zarr.shape} for logits of shape {zarr.shape}"
         )
-    sw, sw_scalar = _weights(sample_weight, row_shape, dtype, "sample_weight")
+    sw, sw_scalar = weights(sample_weight, row_shape, dtype, "sample_weight")
     if sw is None:
-        _scalar_check(sw_scalar, "sample_weight", positive=False)
+        scalar_check(sw_scalar, "sample_weight", positive=False)
         if sw_scalar != 1.0:  # the kernel takes per-row weights or none
             sw = np.full(n_rows, sw_scalar, dtype=dtype)
     grad_scale = 1.0
     if reduction == "mean":
-        grad_scale = 1.0 / _total_weight(sw, sw_scalar if sw is None else 0.0, n_rows)
+        grad_scale = 1.0 / total_weight(sw, sw_scalar if sw is None else 0.0, n_rows)
     loss = np.empty(row_shape, dtype=dtype) if reduction == "none" else None
     grad = np.empty(zarr.shape, dtype=dtype) if return_grad else None
     total, status = _core.softmax_xent(
-        _kernel_ready(zarr).reshape(n_rows, n_classes), labels, probs, sw, grad_scale,
+        kernel_ready(zarr).reshape(n_rows, n_classes), labels, probs, sw, grad_scale,
         None if loss is None else loss.reshape(-1),
         None if grad is None else grad.reshape(n_rows, n_classes),
         effective_n_threads(n_threads),
     )
     if status & _core.BAD_LABEL:
         raise ValueError(f"target labels must be integers in [0, {n_classes})")
-    _raise_status(status, "probability targets must lie in [0, 1] (and not be NaN)")
-    return _reduced(reduction, loss, total, grad_scale, grad, return_grad)
+    raise_status(status, "probability targets must lie in [0, 1] (and not be NaN)")
+    return reduced(reduction, loss, total, grad_scale, grad, return_grad)

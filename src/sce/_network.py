@@ -1,4 +1,5 @@
-"""The objective of a sigmoid multilayer perceptron: forward pass, loss and backpropagation.
+"""The objective of a sigmoid multilayer perceptron: forward pass, loss and backpropagation; its
+initial weights and the probabilities of its outputs.
 
 Parameters live in one flat vector packed like scikit-learn's MLP (every coefficient matrix
 (fan_in, fan_out) raveled in C order, layer by layer, then every intercept vector), so the weights
@@ -16,17 +17,30 @@ csrc/sce_kernels_tmpl.h.  No gradient is formed for the input.
 """
 import numpy as np
 import scipy.sparse as sp
+import scipy.special
 
-from . import _core
+from . import _core, _functional
 from ._threads import effective_n_threads
 
 # Threads of the elementwise passes.  By default (n_threads=None) one: the passes sit between BLAS
 # calls, and OpenMP workers still spinning after a pass take the cores the BLAS workers of the next
-# product need.  Measured on 2 cores: a 2-thread Adam step made a fashion_mnist epoch 2.6 s instead
-# of 0.19 s, and 2-thread passes made a full-batch L-BFGS fit (20000 x 784, 20 iterations) 3.06 s
-# instead of 2.5 s.  With n_threads given, passes over at least this many elements use them (a
-# minibatch layer of 200 x 128 is ~10 us of work, less than waking the workers).
+# product need (on 2 cores, two-thread passes made Adam epochs and full-batch L-BFGS fits slower).
+# With n_threads given, passes over at least this many elements use them: a minibatch layer (say
+# 200 x 128) is less work than waking the workers.
 _MIN_PARALLEL_ELEMENTS = 1 << 18
+
+
+def initial_weights(layer_units, dtype, rng):
+    """scikit-learn's initial weights of a sigmoid network: for each layer in turn, its coefficients
+    then its intercepts drawn from the RandomState rng uniformly in +-sqrt(2 / (fan_in + fan_out))
+    (scikit-learn's bound for the logistic activation; Glorot's has 6 for 2).  Returns (coefs,
+    intercepts), lists of arrays in dtype."""
+    coefs, intercepts = [], []
+    for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+        bound = np.sqrt(2.0 / (fan_in + fan_out))
+        coefs.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype, copy=False))
+        intercepts.append(rng.uniform(-bound, bound, fan_out).astype(dtype, copy=False))
+    return coefs, intercepts
 
 
 class MLPObjective:
@@ -77,6 +91,13 @@ class MLPObjective:
                 d[...] = s
         return params
 
+    def targets(self, Y):
+        """The targets batch_loss_grad takes for a 0/1 indicator matrix Y (n_samples, n_outputs):
+        int64 class labels for softmax, Y in the objective's dtype for sigmoid outputs."""
+        if self.out_activation == "softmax":
+            return np.argmax(Y, axis=1).astype(np.int64)
+        return np.ascontiguousarray(Y, dtype=self.dtype)
+
     def _layer_buffers(self, m):
         """Activations and deltas (lists of C-contiguous (m, units) arrays, one per weight layer;
         the last activation holds the logits), reused across calls."""
@@ -114,6 +135,17 @@ class MLPObjective:
         coefficient matrices and intercept vectors."""
         acts = [np.empty((X.shape[0], u), self.dtype) for u in self.layer_units[1:]]
         return self._forward(coefs, intercepts, X, acts, self._threads(X.shape[0]))
+
+    def probabilities(self, z, log=False):
+        """Probabilities (log=True: their logarithms, without underflow) of the output logits z:
+        the softmax over the classes, or the sigmoid of each output, a single output (binary y)
+        giving the columns of both classes."""
+        if self.out_activation == "softmax":
+            return (scipy.special.log_softmax if log else scipy.special.softmax)(z, axis=1)
+        sigmoid = _functional.log_sigmoid if log else _functional.sigmoid
+        if z.shape[1] == 1:
+            return np.column_stack([sigmoid(-z[:, 0]), sigmoid(z[:, 0])])
+        return sigmoid(z)
 
     def batch_loss_grad(self, params, X, target, sw, grad):
         """Forward and backward pass over the rows of X without the penalty term.
