@@ -618,7 +618,7 @@ def test_gram_dense_kernel(n, d, fit_intercept, dtype):
     ref = Xt.T @ (Xt * c.astype(np.float64)[:, None])
     for threads in (1, 2):
         G = np.zeros((Xt.shape[1],) * 2)
-        _core.gram_dense(X, c, fit_intercept, G, threads)
+        _core.logistic_gram(X, c, fit_intercept, G, threads)
         np.testing.assert_allclose(G, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
         np.testing.assert_array_equal(G, G.T)
 
