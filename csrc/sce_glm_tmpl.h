@@ -26,7 +26,7 @@ typedef struct {
     const T *curvature;           /* hessp: the curvature of eval; Gram: the weights */
     T *curvature_out;             /* eval: sw sigma (1 - sigma) (binary) / the probabilities */
     const double *C;              /* sq_colsums: row-major (n, K) weights */
-    int sorted_indices;           /* CSR: column indices ascending within each row */
+    int sorted_indices;           /* CSR: column indices strictly increasing within each row */
     int fit_intercept;            /* Gram: append the column of ones */
 } F(sce_glm_ctx);
 

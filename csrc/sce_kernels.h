@@ -93,7 +93,7 @@ int sce_logistic_hessp(const sce_rows *X, sce_int K, const void *sw, const void 
 
 /* sum_i w_i x~_i x~_i^T (x~ = [x, 1] with an intercept) into the full row-major (dd, dd) out,
  * dd = d + (fit_intercept ? 1 : 0); weights (n,) X dtype.  sorted_indices (CSR): the column
- * indices ascend within each row, which halves the work. */
+ * indices strictly increase within each row (no repeated index), which halves the work. */
 int sce_logistic_gram(const sce_rows *X, const void *weights, int fit_intercept, int sorted_indices,
                       double *out, int n_threads);
 

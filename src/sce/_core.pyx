@@ -371,7 +371,9 @@ def logistic_gram(X, weights, bint fit_intercept, out, int n_threads):
     cdef sce_rows r
     dtype, keep = _rows(X, &r)
     cdef sce_int n = r.n, dd = r.d + (1 if fit_intercept else 0)
-    cdef bint sorted_indices = r.index_bytes != 0 and bool(X.has_sorted_indices)
+    # The kernel's faster path needs strictly increasing column indices: scipy's has_sorted_indices
+    # also holds for rows with repeated indices, whose pairs that path would count once.
+    cdef bint sorted_indices = r.index_bytes != 0 and bool(X.has_canonical_format)
     cdef const void *wp = _buffer(weights, "weights", dtype, (n,))
     cdef double *op = <double *>_buffer(out, "out", _F64, (dd, dd), True)
     cdef int status
