@@ -178,13 +178,15 @@ int sce_run_chunks(sce_chunk_fn fn, const void *ctx, sce_int n, sce_int chunk, i
 /* Partitions of a row pass: each sums into a vector of its own, and the vectors are added in
  * partition order.  At most SCE_MAX_PARTS, so that threads can balance (one slowed by another
  * process on its core takes fewer); at least SCE_PART_MIN_WORK multiply-adds each, below which
- * starting a piece costs more than it saves; the additions of the vectors at most 1/SCE_REDUCE_SHARE
- * of the work; the extra vectors within SCE_PART_MAX_BYTES. */
+ * starting a piece costs more than it saves; the P m elements of the vectors at most
+ * 1/SCE_REDUCE_SHARE of the work (an element of a fresh vector is zeroed, faulted in and added: it
+ * costs several multiply-adds); the extra vectors within SCE_PART_MAX_BYTES. */
 #define SCE_MAX_PARTS 16
 #define SCE_PART_MIN_WORK 65536.0
-#define SCE_REDUCE_SHARE 32.0
+#define SCE_REDUCE_SHARE 128.0
 #define SCE_PART_MAX_BYTES 8388608.0
-/* Multiply-adds between two interrupt checks (well under a millisecond of work). */
+/* Multiply-adds of a piece, between two interrupt checks: little work against the SCE_POLL_SECONDS
+ * between questions to the hook, much against the clock read that gates them. */
 #define SCE_PIECE_WORK 1048576.0
 #define SCE_LINE 64
 
@@ -201,7 +203,8 @@ static int sce_partitions(sce_int n, double work_per_row, sce_int m)
     return p >= 1.0 ? (int)p : 1; /* also for a NaN estimate */
 }
 
-/* Rows per piece of a partition: whole blocks of the GLM passes, or whole groups of four rows. */
+/* Rows per piece of a partition: a multiple of the GLM passes' largest block, or of four rows (the
+ * groups of the dense kernels). */
 static sce_int sce_piece_rows(double work_per_row)
 {
     const double r = SCE_PIECE_WORK / (work_per_row > 1.0 ? work_per_row : 1.0);

@@ -287,10 +287,11 @@ cdef tuple _rows(object X, sce_rows *r):
         r.data = r.indices = r.indptr = NULL
     elif getattr(X, "format", None) == "csr" and len(X.shape) == 2:
         data, indices, indptr = keep = (X.data, X.indices, X.indptr)
-        dtype = getattr(data, "dtype", None)
+        if not all(isinstance(a, np.ndarray) for a in keep):
+            raise TypeError("X.data, X.indices and X.indptr must be numpy arrays")
+        dtype, itype = data.dtype, indices.dtype
         r.n, r.d = X.shape
-        itype = getattr(indices, "dtype", None)
-        if itype not in (_I32, _I64) or getattr(indptr, "dtype", None) != itype:
+        if itype not in (_I32, _I64) or indptr.dtype != itype:
             raise TypeError("X.indices and X.indptr must both be int32 or both int64")
         r.index_bytes = itype.itemsize
         r.data = _buffer(data, "X.data", dtype, (data.size,))
