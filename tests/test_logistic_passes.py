@@ -1,5 +1,6 @@
 """The logistic-regression passes of the C kernels, called through the bridge (sce._core.logistic_*):
-bitwise the same for every thread count, equal to float64 numpy, and the bridge's checks.
+bitwise the same for every thread count, equal to float64 numpy, and the bridge's checks (also those
+of the other kernels' bridges).
 
 The sizes are large enough for the row runner to split every pass into several partitions (it adds
 their sums in a fixed order, whatever the number of threads that computed them)."""
@@ -315,3 +316,30 @@ def test_hessp_gram_sq_colsums_reject(layout):
     ]:
         with pytest.raises(error):
             _core.logistic_sq_colsums(*args, 1)
+
+
+def test_other_kernels_reject_mismatched_lengths():
+    """The elementwise, fused-loss and MLP bridges check the lengths they index with too."""
+    a, b, i = np.zeros(8), np.zeros(7), np.zeros(7, dtype=np.int64)
+    Z, Z2 = np.zeros((8, 3)), np.zeros((7, 3))
+    calls = [
+        lambda: _core.elementwise(_core.MAPS["sigmoid"], a, b, 1),
+        lambda: _core.elementwise(7, a, a, 1),
+        lambda: _core.bce_logits(a, b, None, 1.0, None, 1.0, 1.0, None, None, 1),
+        lambda: _core.bce_logits(a, a, b, 1.0, None, 1.0, 1.0, None, None, 1),
+        lambda: _core.bce_logits(a, a, None, 1.0, None, 1.0, 1.0, None, b, 1),
+        lambda: _core.softmax_xent(Z, i, None, None, 1.0, None, None, 1),
+        lambda: _core.softmax_xent(Z, None, Z2, None, 1.0, None, None, 1),
+        lambda: _core.softmax_xent(Z, np.zeros(8, dtype=np.int64), None, None, 1.0, None, Z2, 1),
+        lambda: _core.softmax_xent(Z, None, None, None, 1.0, None, None, 1),
+        lambda: _core.bias_layer(Z, b, True, 1),
+        lambda: _core.sigmoid_backprop(Z, Z2, np.zeros(3), 1),
+        lambda: _core.sigmoid_backprop(Z, None, np.zeros(2), 1),
+        lambda: _core.adam_step(a, b, a.copy(), a.copy(), 0, 0.0, 0.1, 0.9, 0.999, 1e-8),
+        lambda: _core.adam_step(a, a, a.copy(), a.copy(), 9, 0.0, 0.1, 0.9, 0.999, 1e-8),
+        lambda: _core.sgd_step(a, a, b.copy(), 0, 0.0, 0.1, 0.9, False),
+    ]
+    for k, call in enumerate(calls):
+        with pytest.raises(ValueError):
+            call()
+            pytest.fail(f"call {k} was accepted")

@@ -32,22 +32,18 @@ cdef extern from "sce_kernels.h" nogil:
     int sce_softplus_f64(sce_int n, const double *x, double *out, int n_threads)
     int sce_softplus_f32(sce_int n, const float *x, float *out, int n_threads)
 
-    int sce_bce_logits_loss_grad_f64(sce_int n, const double *z, const double *y, const double *sw,
-                                     double sw_scalar, const double *pw, double pw_scalar,
-                                     double grad_scale, double *loss, double *grad, int n_threads,
-                                     int *bad, double *loss_sum)
-    int sce_bce_logits_loss_grad_f32(sce_int n, const float *z, const float *y, const float *sw,
-                                     float sw_scalar, const float *pw, float pw_scalar,
-                                     float grad_scale, float *loss, float *grad, int n_threads,
-                                     int *bad, double *loss_sum)
-    int sce_softmax_xent_loss_grad_f64(sce_int n_rows, sce_int n_classes, const double *z,
-                                       const int64_t *labels, const double *target, const double *sw,
-                                       double grad_scale, double *loss, double *grad, int n_threads,
-                                       int *bad, double *loss_sum)
-    int sce_softmax_xent_loss_grad_f32(sce_int n_rows, sce_int n_classes, const float *z,
-                                       const int64_t *labels, const float *target, const float *sw,
-                                       float grad_scale, float *loss, float *grad, int n_threads,
-                                       int *bad, double *loss_sum)
+    int sce_bce_logits_loss_grad_f64(sce_int n, const double *z, const double *y, const double *sw, double sw_scalar,
+                                     const double *pw, double pw_scalar, double grad_scale, double *loss,
+                                     double *grad, int n_threads, int *bad, double *loss_sum)
+    int sce_bce_logits_loss_grad_f32(sce_int n, const float *z, const float *y, const float *sw, float sw_scalar,
+                                     const float *pw, float pw_scalar, float grad_scale, float *loss, float *grad,
+                                     int n_threads, int *bad, double *loss_sum)
+    int sce_softmax_xent_loss_grad_f64(sce_int n_rows, sce_int n_classes, const double *z, const int64_t *labels,
+                                       const double *target, const double *sw, double grad_scale, double *loss,
+                                       double *grad, int n_threads, int *bad, double *loss_sum)
+    int sce_softmax_xent_loss_grad_f32(sce_int n_rows, sce_int n_classes, const float *z, const int64_t *labels,
+                                       const float *target, const float *sw, float grad_scale, float *loss,
+                                       float *grad, int n_threads, int *bad, double *loss_sum)
 
     ctypedef struct sce_rows:
         int dtype
@@ -58,11 +54,10 @@ cdef extern from "sce_kernels.h" nogil:
         const void *data
         const void *indices
         const void *indptr
-    int sce_logistic_eval(const sce_rows *X, sce_int K, const void *targets, const void *sw,
-                          const void *W, const void *b, double *grad, void *curvature, int n_threads,
-                          double *loss_sum)
-    int sce_logistic_hessp(const sce_rows *X, sce_int K, const void *sw, const void *curvature,
-                           const void *V, const void *vb, double *out, int n_threads)
+    int sce_logistic_eval(const sce_rows *X, sce_int K, const void *targets, const void *sw, const void *W,
+                          const void *b, double *grad, void *curvature, int n_threads, double *loss_sum)
+    int sce_logistic_hessp(const sce_rows *X, sce_int K, const void *sw, const void *curvature, const void *V,
+                           const void *vb, double *out, int n_threads)
     int sce_logistic_gram(const sce_rows *X, const void *weights, int fit_intercept, int sorted_indices,
                           double *out, int n_threads)
     int sce_logistic_sq_colsums(const sce_rows *X, sce_int K, const double *C, double *out, int n_threads)
@@ -71,25 +66,23 @@ cdef extern from "sce_kernels.h" nogil:
     int sce_bias_sigmoid_f32(sce_int n, sce_int h, float *Z, const float *b, int n_threads)
     int sce_add_bias_f64(sce_int n, sce_int h, double *Z, const double *b, int n_threads)
     int sce_add_bias_f32(sce_int n, sce_int h, float *Z, const float *b, int n_threads)
-    int sce_sigmoid_backprop_f64(sce_int n, sce_int h, double *D, const double *A, double *db,
-                                 int n_threads)
+    int sce_sigmoid_backprop_f64(sce_int n, sce_int h, double *D, const double *A, double *db, int n_threads)
     int sce_sigmoid_backprop_f32(sce_int n, sce_int h, float *D, const float *A, float *db, int n_threads)
-    double sce_adam_step_f64(sce_int n, sce_int n_penalized, double l2, double *p, const double *g,
-                             double *m, double *v, double lr_t, double b1, double b2, double eps)
+    double sce_adam_step_f64(sce_int n, sce_int n_penalized, double l2, double *p, const double *g, double *m,
+                             double *v, double lr_t, double b1, double b2, double eps)
     double sce_adam_step_f32(sce_int n, sce_int n_penalized, float l2, float *p, const float *g, float *m,
                              float *v, float lr_t, float b1, float b2, float eps)
-    double sce_sgd_step_f64(sce_int n, sce_int n_penalized, double l2, double *p, const double *g,
-                            double *u, double lr, double mu, int nesterov)
+    double sce_sgd_step_f64(sce_int n, sce_int n_penalized, double l2, double *p, const double *g, double *u,
+                            double lr, double mu, int nesterov)
     double sce_sgd_step_f32(sce_int n, sce_int n_penalized, float l2, float *p, const float *g, float *u,
                             float lr, float mu, int nesterov)
 
-    int sce_csr_check_i32(sce_int n, sce_int d, sce_int len, const int32_t *indices,
-                          const int32_t *indptr, int *canonical)
-    int sce_csr_check_i64(sce_int n, sce_int d, sce_int len, const int64_t *indices,
-                          const int64_t *indptr, int *canonical)
+    int sce_csr_check_i32(sce_int n, sce_int d, sce_int len, const int32_t *indices, const int32_t *indptr,
+                          int *canonical)
+    int sce_csr_check_i64(sce_int n, sce_int d, sce_int len, const int64_t *indices, const int64_t *indptr,
+                          int *canonical)
 
-cdef extern from "Python.h":
-    # declared here without an exception value: the hook below reports through its return value
+cdef extern from "Python.h":  # without an exception value: the hook reports by its return value
     int _check_signals "PyErr_CheckSignals" ()
 
 BAD_TARGET = SCE_BAD_TARGET
@@ -144,6 +137,13 @@ cdef int _same_length(str name, Py_ssize_t got, Py_ssize_t expected) except -1:
     return 0
 
 
+cdef int _same_shape(str name, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t n_rows,
+                     Py_ssize_t n_cols) except -1:
+    if rows != n_rows or cols != n_cols:
+        raise ValueError(f"{name} has shape ({rows}, {cols}), expected ({n_rows}, {n_cols})")
+    return 0
+
+
 # ---- elementwise maps and fused losses (csrc/sce_kernels_tmpl.h) ----------------------------------
 
 ctypedef int (*map_f64)(sce_int, const double *, double *, int) noexcept nogil
@@ -182,15 +182,11 @@ def bce_logits(const floating[::1] z, const floating[::1] y, const floating[::1]
     cdef sce_int n = z.shape[0]
     cdef int bad = 0, status = SCE_OK
     cdef double total = 0.0
-    _same_length("y", y.shape[0], n)
-    if sw is not None:
-        _same_length("sw", sw.shape[0], n)
-    if pw is not None:
-        _same_length("pw", pw.shape[0], n)
-    if loss is not None:
-        _same_length("loss", loss.shape[0], n)
-    if grad is not None:
-        _same_length("grad", grad.shape[0], n)
+    _same_length("y", y.shape[0], n)  # the optional arrays when given:
+    _same_length("sw", sw.shape[0] if sw is not None else n, n)
+    _same_length("pw", pw.shape[0] if pw is not None else n, n)
+    _same_length("loss", loss.shape[0] if loss is not None else n, n)
+    _same_length("grad", grad.shape[0] if grad is not None else n, n)
     if n == 0:
         return 0.0, 0
     cdef const floating *swp = &sw[0] if sw is not None else NULL
@@ -218,16 +214,13 @@ def softmax_xent(const floating[:, ::1] z, const int64_t[::1] labels,
     cdef double total = 0.0
     if (labels is None) == (target is None):
         raise ValueError("give exactly one of labels and target")
-    if labels is not None:
-        _same_length("labels", labels.shape[0], n_rows)
-    if sw is not None:
-        _same_length("sw", sw.shape[0], n_rows)
-    if loss is not None:
-        _same_length("loss", loss.shape[0], n_rows)
-    if target is not None and (target.shape[0] != n_rows or target.shape[1] != n_classes):
-        raise ValueError("target must have the shape of z")
-    if grad is not None and (grad.shape[0] != n_rows or grad.shape[1] != n_classes):
-        raise ValueError("grad must have the shape of z")
+    _same_length("labels", labels.shape[0] if labels is not None else n_rows, n_rows)
+    _same_length("sw", sw.shape[0] if sw is not None else n_rows, n_rows)
+    _same_length("loss", loss.shape[0] if loss is not None else n_rows, n_rows)
+    if target is not None:
+        _same_shape("target", target.shape[0], target.shape[1], n_rows, n_classes)
+    if grad is not None:
+        _same_shape("grad", grad.shape[0], grad.shape[1], n_rows, n_classes)
     if n_rows == 0 or n_classes == 0:
         return 0.0, 0
     cdef const int64_t *lab = &labels[0] if labels is not None else NULL
@@ -253,10 +246,8 @@ def softmax_xent(const floating[:, ::1] z, const int64_t[::1] labels,
 # Binary (K == 1) or softmax (K >= 2); grad / out: float64 (K * (d + 1),) =
 # [X^T R as (K, d) row-major, column sums of R].
 
-cdef object _F64 = np.dtype(np.float64)
-cdef object _F32 = np.dtype(np.float32)
-cdef object _I32 = np.dtype(np.int32)
-cdef object _I64 = np.dtype(np.int64)
+cdef object _F64 = np.dtype(np.float64), _F32 = np.dtype(np.float32)
+cdef object _I32 = np.dtype(np.int32), _I64 = np.dtype(np.int64)
 
 
 cdef void *_buffer(object a, str name, object dtype, tuple shape, bint writable=False) except? NULL:
@@ -426,8 +417,8 @@ def sigmoid_backprop(floating[:, ::1] D, const floating[:, ::1] A, floating[::1]
     cdef sce_int n = D.shape[0], h = D.shape[1]
     cdef int status = SCE_OK
     _same_length("db", db.shape[0], h)
-    if A is not None and (A.shape[0] != n or A.shape[1] != h):
-        raise ValueError("A must have the shape of D")
+    if A is not None:
+        _same_shape("A", A.shape[0], A.shape[1], n, h)
     if h == 0:
         return
     cdef floating *dp = &D[0, 0] if n > 0 else NULL
