@@ -13,6 +13,7 @@ SCE_NO_AVX512=1 in the environment builds without the x86-64-v4 clone.
 SCE_SANITIZE=address,undefined (any -fsanitize= list) builds with those sanitizers, for CI's memory-safety
 step (.ci/run): the Python process then needs LD_PRELOAD of the ASan runtime.
 """
+import glob
 import os
 import sys
 import tempfile
@@ -77,11 +78,10 @@ class BuildExt(build_ext):
 extensions = [
     Extension(
         "sce._core",
-        sources=["src/sce/_core.pyx", "csrc/sce_kernels.c"],
+        sources=["src/sce/_core.pyx", "csrc/sce_kernels.c", "csrc/sce_runner.c"],
         include_dirs=["csrc", np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        depends=["csrc/sce_kernels.h", "csrc/sce_kernels_tmpl.h", "csrc/sce_glm_tmpl.h", "csrc/sce_mlp_tmpl.h",
-                 "csrc/sce_math.h"],
+        depends=sorted(glob.glob("csrc/*.h")),  # every header a kernel includes: a change rebuilds
     )
 ]
 

@@ -1,14 +1,16 @@
-/* sce_kernels.h -- public C API of the sce kernels (float64: suffix _f64, float32: suffix _f32).
+/* sce_kernels.h -- public C API of the sce kernels (what src/sce/_core.pyx calls).
  *
  * Conventions
  *  - n / n_rows / n_classes count elements; arrays are contiguous; outputs are passed in by the caller.
  *  - Optional inputs and outputs are NULL when absent.
- *  - Sums (the returned loss) are accumulated in double in fixed chunks of SCE_CHUNK elements; the
- *    chunk sums are added in chunk order, so the result does not depend on the thread count and is
- *    bitwise reproducible run to run.
- *  - n_threads <= 1 runs serially; OpenMP is used when the build has it and the input is large.
- *  - Kernels that validate their input report problems through *status (SCE_BAD_* bits, 0 when all
- *    is well) instead of stopping: outputs are then unspecified, inputs are never written.
+ *  - Functions that run over many elements or rows return a status: SCE_OK, SCE_ERR_NOMEM (scratch
+ *    memory could not be allocated) or SCE_ERR_INTERRUPTED (the interrupt hook asked to stop); the
+ *    outputs are unspecified unless SCE_OK.  Their sums are returned through a pointer.
+ *  - Results are bitwise identical for every n_threads >= 1 and from run to run: the work is split
+ *    into pieces chosen from the problem alone, and their partial sums are added in piece order.
+ *  - n_threads <= 1 runs on the calling thread; OpenMP is used when the build has it.
+ *  - Kernels that validate their input report problems through *bad (SCE_BAD_* bits, 0 when all is
+ *    well) instead of stopping: outputs are then unspecified, inputs are never written.
  */
 #ifndef SCE_KERNELS_H
 #define SCE_KERNELS_H
@@ -17,13 +19,12 @@
 
 typedef int64_t sce_int;
 
-/* Elements per chunk: 64 KiB of float64 per stream stays in L2 while a chunk is processed, and
- * chunks are the unit of work for threads and of the deterministic summation order. */
-#define SCE_CHUNK 8192
-/* Within a chunk, elements go through the two halves of the logistic work (e^{-|z|}, then the
- * division and logarithm) in separate loops over strips of this many elements kept in L1: each
- * loop has a short enough dependency chain for the out-of-order core to overlap iterations. */
-#define SCE_STRIP 256
+enum {
+    SCE_OK = 0,
+    SCE_ERR_NOMEM = 1,       /* an allocation failed */
+    SCE_ERR_INTERRUPTED = 2, /* the interrupt hook returned nonzero */
+    SCE_ERR_INVALID = 3      /* a description of the input that no kernel takes (unknown dtype, ...) */
+};
 
 enum {
     SCE_BAD_TARGET = 1,        /* BCE target outside [0, 1] or NaN / softmax probability target outside [0, 1] */
@@ -52,101 +53,112 @@ int sce_max_threads(void);
 const char *sce_simd_path(void);
 int sce_has_openmp(void);
 
-#define SCE_DECLARE(T, SUF)                                                                        \
-    void sce_exp_array_##SUF(sce_int n, const T *x, T *out, int n_threads);                              \
-    void sce_log1p_array_##SUF(sce_int n, const T *x, T *out, int n_threads);                            \
-    void sce_sigmoid_##SUF(sce_int n, const T *z, T *out, int n_threads);                          \
-    void sce_log_sigmoid_##SUF(sce_int n, const T *z, T *out, int n_threads);                      \
-    void sce_softplus_##SUF(sce_int n, const T *z, T *out, int n_threads);                         \
-    /* Binary cross-entropy with logits.  sw: per-element sample weight, pw: per-element pos_weight \
-     * (when NULL, sw_scalar / pw_scalar serve every element).  loss (per element, weighted) and grad (= grad_scale * w * dl/dz) may be  \
-     * NULL.  Returns sum_i w_i l_i. */                                                             \
-    double sce_bce_logits_loss_grad_##SUF(sce_int n, const T *z, const T *y, const T *sw,          \
-                                          T sw_scalar, const T *pw, T pw_scalar, T grad_scale,     \
-                                          T *loss, T *grad, int n_threads, int *status);           \
-    /* Softmax cross-entropy over rows of a C-contiguous (n_rows, n_classes) z.  Exactly one of    \
-     * labels (n_rows integers) and target ((n_rows, n_classes) probabilities) is given.  sw: per  \
-     * row.  loss: per row (weighted); grad: (n_rows, n_classes), = grad_scale * w * (p sum(t) - t). \
-     * Returns sum_i w_i l_i. */                                                                    \
-    double sce_softmax_xent_loss_grad_##SUF(sce_int n_rows, sce_int n_classes, const T *z,         \
-                                            const int64_t *labels, const T *target, const T *sw,   \
-                                            T grad_scale, T *loss, T *grad, int n_threads,         \
-                                            int *status);
+/* Interrupts.  A long pass asks the hook, from the calling thread only and at most every 50 ms,
+ * whether to stop; nonzero makes every thread stop at its next piece of work and the pass return
+ * SCE_ERR_INTERRUPTED.  The hook is process-wide; NULL (the default) never stops a pass. */
+typedef int (*sce_interrupt_fn)(void);
+void sce_set_interrupt_hook(sce_interrupt_fn hook);
 
-/* Row blocks of the GLM passes: about this many bytes of X stay in L2 between the two uses. */
-#define SCE_GLM_BLOCK_BYTES (128 * 1024)
-#define SCE_GLM_MAX_BLOCK 256
+/* ---- logistic regression: one pass over a block of rows ------------------------------------ */
 
-/* Logistic-regression passes (csrc/sce_glm_tmpl.h describes the conventions).  The multinomial
- * passes allocate per-thread scratch; when that fails they return -infinity (a loss sum is never
- * negative, and the Hessian-vector products otherwise return 0) and their outputs are incomplete. */
-#define SCE_DECLARE_CSR(T, SUF, ITYPE, ISUF)                                                         \
-    double sce_logistic_loss_grad_csr_##ISUF##_##SUF(sce_int n, sce_int d, const T *data,            \
-                                                     const ITYPE *indices, const ITYPE *indptr,      \
-                                                     const T *y, const T *sw, const T *w, T b,       \
-                                                     double *grad, T *hdiag, int n_threads);         \
-    void sce_logistic_hessp_csr_##ISUF##_##SUF(sce_int n, sce_int d, const T *data,                  \
-                                               const ITYPE *indices, const ITYPE *indptr,            \
-                                               const T *hdiag, const T *v, T vb, double *out,        \
-                                               int n_threads);                                       \
-    double sce_multinomial_loss_grad_csr_##ISUF##_##SUF(                                             \
-        sce_int n, sce_int d, sce_int K, const T *data, const ITYPE *indices, const ITYPE *indptr,   \
-        const int64_t *labels, const T *sw, const T *W, const T *b, double *grad, T *prob,           \
-        int n_threads);                                                                              \
-    /* [sum_i C[i, k] x_ij^2 as (K, d), sum_i C[i, k] (K)] for row-major (n, K) weights C. */   \
-    void sce_sq_colsums_csr_##ISUF##_##SUF(sce_int n, sce_int d, sce_int K, const T *data,           \
-                                           const ITYPE *indices, const ITYPE *indptr,                \
-                                           const double *C, double *out, int n_threads);             \
-    /* sum_i w_i x~_i x~_i^T (x~ = [x, 1] with an intercept), full row-major (dd, dd).            */ \
-    void sce_gram_csr_##ISUF##_##SUF(sce_int n, sce_int d, const T *data, const ITYPE *indices,        \
-                                     const ITYPE *indptr, const T *weights, int fit_intercept,         \
-                                     int sorted_indices, double *out, int n_threads);                  \
-    double sce_multinomial_hessp_csr_##ISUF##_##SUF(                                                 \
-        sce_int n, sce_int d, sce_int K, const T *data, const ITYPE *indices, const ITYPE *indptr,   \
-        const T *sw, const T *prob, const T *V, const T *vb, double *out, int n_threads);
+enum { SCE_F32 = 1, SCE_F64 = 2 };
 
-#define SCE_DECLARE_GLM(T, SUF)                                                                      \
-    double sce_logistic_loss_grad_dense_##SUF(sce_int n, sce_int d, const T *X, const T *y,          \
-                                              const T *sw, const T *w, T b, double *grad, T *hdiag,  \
-                                              int n_threads);                                        \
-    void sce_logistic_hessp_dense_##SUF(sce_int n, sce_int d, const T *X, const T *hdiag,            \
-                                        const T *v, T vb, double *out, int n_threads);               \
-    double sce_multinomial_loss_grad_dense_##SUF(sce_int n, sce_int d, sce_int K, const T *X,        \
-                                                 const int64_t *labels, const T *sw, const T *W,     \
-                                                 const T *b, double *grad, T *prob, int n_threads);  \
-    double sce_multinomial_hessp_dense_##SUF(sce_int n, sce_int d, sce_int K, const T *X,            \
-                                           const T *sw, const T *prob, const T *V, const T *vb,      \
-                                           double *out, int n_threads);                              \
-    /* sum_i w_i x~_i x~_i^T (x~ = [x, 1] with an intercept), full row-major (dd, dd).            */ \
-    void sce_gram_dense_##SUF(sce_int n, sce_int d, const T *X, const T *weights, int fit_intercept,  \
-                              double *out, int n_threads);                                           \
-    SCE_DECLARE_CSR(T, SUF, int32_t, i32)                                                            \
-    SCE_DECLARE_CSR(T, SUF, int64_t, i64)
+/* A block of n rows of d features: dense (index_bytes 0, X row-major (n, d)) or CSR (index_bytes 4 or
+ * 8: data, indices and indptr, both index arrays int32_t or both int64_t, structure already checked
+ * by sce_csr_check_*).  dtype is that of the values; every other array of X's dtype below ("X dtype")
+ * is float for SCE_F32 and double for SCE_F64. */
+typedef struct {
+    int dtype;       /* SCE_F32 or SCE_F64 */
+    int index_bytes; /* 0: dense; 4, 8: CSR */
+    sce_int n, d;
+    const void *X;
+    const void *data, *indices, *indptr;
+} sce_rows;
 
-/* Sigmoid MLP passes and optimizer steps (csrc/sce_mlp_tmpl.h describes them).  Layer buffers are
- * row-major (n, h); b, db have h entries; p, g, m, v, u are flat parameter vectors of n entries whose
- * first n_penalized carry the L2 term l2 p. */
-#define SCE_DECLARE_MLP(T, SUF)                                                                      \
-    void sce_bias_sigmoid_##SUF(sce_int n, sce_int h, T *Z, const T *b, int n_threads);              \
-    void sce_add_bias_##SUF(sce_int n, sce_int h, T *Z, const T *b, int n_threads);                  \
-    int sce_sigmoid_backprop_##SUF(sce_int n, sce_int h, T *D, const T *A, T *db, int n_threads);    \
-    double sce_adam_step_##SUF(sce_int n, sce_int n_penalized, T l2, T *p, const T *g, T *m, T *v,   \
-                               T lr_t, T b1, T b2, T eps);                                           \
-    double sce_sgd_step_##SUF(sce_int n, sce_int n_penalized, T l2, T *p, const T *g, T *u, T lr,    \
-                              T mu, int nesterov);
+/* K == 1: binary cross-entropy with logits z_i = x_i . W_0 + b_0 and targets y (n,) of X dtype in
+ * [0, 1].  K >= 2: softmax cross-entropy of the logits z_i = W x_i + b with labels (n,) int64 in
+ * [0, K) (a label outside makes the loss NaN).  sw (n,), W (K, d), b (K,): X dtype.
+ * grad: K (d + 1) doubles, [X^T R as (K, d), column sums of R (K)], with R_ik = sw_i dl_i/dz_ik.
+ * curvature (out, X dtype): K == 1 (n,) sw_i sigma_i (1 - sigma_i); K >= 2 (n, K) the probabilities.
+ * *loss_sum = sum_i sw_i l_i.  The penalty and the C factor are the caller's. */
+int sce_logistic_eval(const sce_rows *X, sce_int K, const void *targets, const void *sw, const void *W,
+                      const void *b, double *grad, void *curvature, int n_threads, double *loss_sum);
 
-SCE_DECLARE_MLP(double, f64)
-SCE_DECLARE_MLP(float, f32)
-#undef SCE_DECLARE_MLP
+/* The Hessian of the loss sum at the point whose curvature sce_logistic_eval returned, times
+ * (V (K, d), vb (K,)), X dtype, into out (K (d + 1) doubles, laid out as grad).  K == 1: X^T u with
+ * u_i = curvature_i (x_i . V_0 + vb_0) (sw is not read: the curvature holds it); K >= 2: with
+ * t_i = V x_i + vb, u_ik = sw_i p_ik (t_ik - sum_l p_il t_il). */
+int sce_logistic_hessp(const sce_rows *X, sce_int K, const void *sw, const void *curvature,
+                       const void *V, const void *vb, double *out, int n_threads);
 
-SCE_DECLARE_GLM(double, f64)
-SCE_DECLARE_GLM(float, f32)
-#undef SCE_DECLARE_GLM
-#undef SCE_DECLARE_CSR
+/* sum_i w_i x~_i x~_i^T (x~ = [x, 1] with an intercept) into the full row-major (dd, dd) out,
+ * dd = d + (fit_intercept ? 1 : 0); weights (n,) X dtype.  sorted_indices (CSR): the column
+ * indices strictly increase within each row (no repeated index), which halves the work. */
+int sce_logistic_gram(const sce_rows *X, const void *weights, int fit_intercept, int sorted_indices,
+                      double *out, int n_threads);
 
-SCE_DECLARE(double, f64)
-SCE_DECLARE(float, f32)
+/* [sum_i C[i, k] x_ij^2 as (K, d), sum_i C[i, k] (K)] into out (K (d + 1) doubles) for the
+ * row-major (n, K) weights C: the diagonal of the Hessian blocks. */
+int sce_logistic_sq_colsums(const sce_rows *X, sce_int K, const double *C, double *out, int n_threads);
 
-#undef SCE_DECLARE
+/* ---- elementwise maps and fused losses (float64: _f64, float32: _f32) ------------------------ */
+
+/* out[i] = f(x[i]); out may be x. */
+int sce_exp_array_f64(sce_int n, const double *x, double *out, int n_threads);
+int sce_log1p_array_f64(sce_int n, const double *x, double *out, int n_threads);
+int sce_sigmoid_f64(sce_int n, const double *z, double *out, int n_threads);
+int sce_log_sigmoid_f64(sce_int n, const double *z, double *out, int n_threads);
+int sce_softplus_f64(sce_int n, const double *z, double *out, int n_threads);
+int sce_exp_array_f32(sce_int n, const float *x, float *out, int n_threads);
+int sce_log1p_array_f32(sce_int n, const float *x, float *out, int n_threads);
+int sce_sigmoid_f32(sce_int n, const float *z, float *out, int n_threads);
+int sce_log_sigmoid_f32(sce_int n, const float *z, float *out, int n_threads);
+int sce_softplus_f32(sce_int n, const float *z, float *out, int n_threads);
+
+/* Binary cross-entropy with logits.  sw: per-element sample weight, pw: per-element pos_weight (when
+ * NULL, sw_scalar / pw_scalar serve every element).  loss (per element, weighted) and grad
+ * (= grad_scale * w * dl/dz) may be NULL.  *loss_sum = sum_i w_i l_i. */
+int sce_bce_logits_loss_grad_f64(sce_int n, const double *z, const double *y, const double *sw,
+                                 double sw_scalar, const double *pw, double pw_scalar, double grad_scale,
+                                 double *loss, double *grad, int n_threads, int *bad, double *loss_sum);
+int sce_bce_logits_loss_grad_f32(sce_int n, const float *z, const float *y, const float *sw,
+                                 float sw_scalar, const float *pw, float pw_scalar, float grad_scale,
+                                 float *loss, float *grad, int n_threads, int *bad, double *loss_sum);
+
+/* Softmax cross-entropy over rows of a C-contiguous (n_rows, n_classes) z.  Exactly one of labels
+ * (n_rows integers) and target ((n_rows, n_classes) probabilities) is given.  sw: per row.  loss:
+ * per row (weighted); grad: (n_rows, n_classes), = grad_scale * w * (p sum(t) - t).
+ * *loss_sum = sum_i w_i l_i. */
+int sce_softmax_xent_loss_grad_f64(sce_int n_rows, sce_int n_classes, const double *z,
+                                   const int64_t *labels, const double *target, const double *sw,
+                                   double grad_scale, double *loss, double *grad, int n_threads,
+                                   int *bad, double *loss_sum);
+int sce_softmax_xent_loss_grad_f32(sce_int n_rows, sce_int n_classes, const float *z,
+                                   const int64_t *labels, const float *target, const float *sw,
+                                   float grad_scale, float *loss, float *grad, int n_threads,
+                                   int *bad, double *loss_sum);
+
+/* ---- sigmoid MLP passes and optimizer steps (csrc/sce_mlp_tmpl.h) ---------------------------- */
+/* Layer buffers are row-major (n, h); b, db have h entries; p, g, m, v, u are flat parameter
+ * vectors of n entries whose first n_penalized carry the L2 term l2 p.  The steps return
+ * sum_{k < n_penalized} p_k^2 before the step. */
+
+/* Z = sigma(Z + b) (a hidden layer) / Z = Z + b (the output layer), in place. */
+int sce_bias_sigmoid_f64(sce_int n, sce_int h, double *Z, const double *b, int n_threads);
+int sce_add_bias_f64(sce_int n, sce_int h, double *Z, const double *b, int n_threads);
+/* D *= A (1 - A) when A is given; db = column sums of (the new) D. */
+int sce_sigmoid_backprop_f64(sce_int n, sce_int h, double *D, const double *A, double *db, int n_threads);
+double sce_adam_step_f64(sce_int n, sce_int n_penalized, double l2, double *p, const double *g, double *m,
+                         double *v, double lr_t, double b1, double b2, double eps);
+double sce_sgd_step_f64(sce_int n, sce_int n_penalized, double l2, double *p, const double *g, double *u,
+                        double lr, double mu, int nesterov);
+
+int sce_bias_sigmoid_f32(sce_int n, sce_int h, float *Z, const float *b, int n_threads);
+int sce_add_bias_f32(sce_int n, sce_int h, float *Z, const float *b, int n_threads);
+int sce_sigmoid_backprop_f32(sce_int n, sce_int h, float *D, const float *A, float *db, int n_threads);
+double sce_adam_step_f32(sce_int n, sce_int n_penalized, float l2, float *p, const float *g, float *m,
+                         float *v, float lr_t, float b1, float b2, float eps);
+double sce_sgd_step_f32(sce_int n, sce_int n_penalized, float l2, float *p, const float *g, float *u,
+                        float lr, float mu, int nesterov);
 
 #endif /* SCE_KERNELS_H */

@@ -56,10 +56,11 @@ typedef struct {
 } F(sce_map_ctx);
 
 #define SCE_DEFINE_MAP_DRIVER(NAME)                                                                 \
-    void F(NAME)(sce_int n, const T *x, T *out, int n_threads)                                      \
+    int F(NAME)(sce_int n, const T *x, T *out, int n_threads)                                       \
     {                                                                                               \
         F(sce_map_ctx) c = {x, out};                                                                \
-        sce_run_chunks(F(NAME##_chunk), &c, n, SCE_CHUNK, n_threads, NULL);                         \
+        double unused;                                                                              \
+        return sce_run_chunks(F(NAME##_chunk), &c, n, SCE_CHUNK, n_threads, NULL, &unused);         \
     }
 
 /* out[i] = ELEM(x[i]) */
@@ -198,12 +199,12 @@ SCE_CLONES static int F(sce_bce_chunk)(const void *vctx, sce_int start, sce_int 
     return bad;
 }
 
-double F(sce_bce_logits_loss_grad)(sce_int n, const T *z, const T *y, const T *sw, T sw_scalar,
-                                   const T *pw, T pw_scalar, T grad_scale, T *loss, T *grad,
-                                   int n_threads, int *status)
+int F(sce_bce_logits_loss_grad)(sce_int n, const T *z, const T *y, const T *sw, T sw_scalar, const T *pw,
+                                T pw_scalar, T grad_scale, T *loss, T *grad, int n_threads, int *bad,
+                                double *loss_sum)
 {
     F(sce_bce_ctx) c = {z, y, sw, pw, sw_scalar, pw_scalar, grad_scale, loss, grad};
-    return sce_run_chunks(F(sce_bce_chunk), &c, n, SCE_CHUNK, n_threads, status);
+    return sce_run_chunks(F(sce_bce_chunk), &c, n, SCE_CHUNK, n_threads, bad, loss_sum);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -327,11 +328,11 @@ SCE_CLONES static int F(sce_softmax_chunk)(const void *vctx, sce_int start, sce_
     return bad;
 }
 
-double F(sce_softmax_xent_loss_grad)(sce_int n_rows, sce_int n_classes, const T *z,
-                                     const int64_t *labels, const T *target, const T *sw,
-                                     T grad_scale, T *loss, T *grad, int n_threads, int *status)
+int F(sce_softmax_xent_loss_grad)(sce_int n_rows, sce_int n_classes, const T *z, const int64_t *labels,
+                                  const T *target, const T *sw, T grad_scale, T *loss, T *grad, int n_threads,
+                                  int *bad, double *loss_sum)
 {
     F(sce_softmax_ctx) c = {n_classes, z, labels, target, sw, grad_scale, loss, grad};
     sce_int rows_per_chunk = n_classes < SCE_CHUNK ? SCE_CHUNK / n_classes : 1;
-    return sce_run_chunks(F(sce_softmax_chunk), &c, n_rows, rows_per_chunk, n_threads, status);
+    return sce_run_chunks(F(sce_softmax_chunk), &c, n_rows, rows_per_chunk, n_threads, bad, loss_sum);
 }

@@ -9,8 +9,8 @@
  *                                                    softmax kernel of sce_kernels_tmpl.h)
  *   backward  D = D * A (1 - A), db = sum_i D_i     (seed 003: delta_prev = (W^T delta) . a(1 - a))
  *             db = sum_i D_i                        (the output layer's bias gradient)
- * Column sums are accumulated in double in row order within a thread's row range and the ranges are
- * added in thread order (sce_run_rows): deterministic for a fixed thread count. */
+ * Column sums are accumulated in double in row order within a partition of the rows and the
+ * partitions are added in order (sce_run_rows): the same for every thread count. */
 
 typedef struct {
     sce_int h;
@@ -48,21 +48,24 @@ SCE_CLONES static int F(sce_bias_chunk)(const void *vctx, sce_int r0, sce_int r1
 }
 
 /* One pass over the rows, in chunks of about SCE_CHUNK elements. */
-static void F(sce_bias_pass)(sce_int n, sce_int h, T *Z, const T *b, int sigmoid, int n_threads)
+static int F(sce_bias_pass)(sce_int n, sce_int h, T *Z, const T *b, int sigmoid, int n_threads)
 {
     F(sce_bias_ctx) c = {h, Z, b, sigmoid};
-    if (n > 0 && h > 0)
-        sce_run_chunks(F(sce_bias_chunk), &c, n, h < SCE_CHUNK ? SCE_CHUNK / h : 1, n_threads, NULL);
+    double unused;
+    if (n <= 0 || h <= 0)
+        return SCE_OK;
+    return sce_run_chunks(F(sce_bias_chunk), &c, n, h < SCE_CHUNK ? SCE_CHUNK / h : 1, n_threads, NULL,
+                          &unused);
 }
 
-void F(sce_bias_sigmoid)(sce_int n, sce_int h, T *Z, const T *b, int n_threads)
+int F(sce_bias_sigmoid)(sce_int n, sce_int h, T *Z, const T *b, int n_threads)
 {
-    F(sce_bias_pass)(n, h, Z, b, 1, n_threads);
+    return F(sce_bias_pass)(n, h, Z, b, 1, n_threads);
 }
 
-void F(sce_add_bias)(sce_int n, sce_int h, T *Z, const T *b, int n_threads)
+int F(sce_add_bias)(sce_int n, sce_int h, T *Z, const T *b, int n_threads)
 {
-    F(sce_bias_pass)(n, h, Z, b, 0, n_threads);
+    return F(sce_bias_pass)(n, h, Z, b, 0, n_threads);
 }
 
 typedef struct {
@@ -71,8 +74,8 @@ typedef struct {
     const T *A; /* NULL: column sums only */
 } F(sce_backprop_ctx);
 
-SCE_CLONES static double F(sce_backprop_rows)(const void *vctx, sce_int r0, sce_int r1,
-                                              double *acc)
+SCE_CLONES static int F(sce_backprop_rows)(const void *vctx, sce_int r0, sce_int r1, double *acc,
+                                           double *loss_sum)
 {
     const F(sce_backprop_ctx) *c = (const F(sce_backprop_ctx) *)vctx;
     const sce_int h = c->h;
@@ -92,27 +95,29 @@ SCE_CLONES static double F(sce_backprop_rows)(const void *vctx, sce_int r0, sce_
                 acc[j] += (double)d[j];
         }
     }
-    return 0.0;
+    (void)loss_sum;
+    return SCE_OK;
 }
 
-/* D *= A (1 - A) when A is given; db = column sums of (the new) D.  Returns 0, or -1 when the
- * scratch for the sums could not be allocated. */
+/* D *= A (1 - A) when A is given; db = column sums of (the new) D. */
 int F(sce_sigmoid_backprop)(sce_int n, sce_int h, T *D, const T *A, T *db, int n_threads)
 {
     if (h <= 0)
-        return 0;
+        return SCE_OK;
     /* The sums of a layer of up to 1024 units stay on the stack: no allocation per minibatch. */
     double stack_acc[1024];
     double *acc = h <= 1024 ? stack_acc : (double *)malloc((size_t)h * sizeof(double));
     if (acc == NULL)
-        return -1;
+        return SCE_ERR_NOMEM;
     F(sce_backprop_ctx) c = {h, D, A};
-    sce_run_rows(F(sce_backprop_rows), &c, n, h, sce_glm_threads(n, h, n_threads), acc);
-    for (sce_int j = 0; j < h; j++)
-        db[j] = (T)acc[j];
+    double unused;
+    const int status = sce_run_rows(F(sce_backprop_rows), &c, n, (double)h, h, n_threads, acc, &unused);
+    if (status == SCE_OK)
+        for (sce_int j = 0; j < h; j++)
+            db[j] = (T)acc[j];
     if (acc != stack_acc)
         free(acc);
-    return 0;
+    return status;
 }
 
 /* ------------------------------------------------------------------------------------------ */

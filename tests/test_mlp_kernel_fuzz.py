@@ -331,9 +331,9 @@ def test_bridge_rejects_layouts_and_dtypes_it_cannot_pass(dtype):
     _core.bias_layer(np.zeros((2, 9), dtype), ro, False, 1)
 
 
-# Calls that the bridge passes on to the kernels although they cannot be served: None for a
-# required array (NULL pointer) and arrays shorter than the shapes the kernel reads (out-of-bounds
-# reads or writes).  Each runs in a child process, since today it crashes or corrupts memory.
+# Calls the kernels cannot serve: None for a required array (a NULL pointer) and arrays shorter than
+# the shapes the kernel reads (out-of-bounds reads or writes).  The bridge must reject them; each
+# runs in a child process, so that a bridge that lets one through crashes only that process.
 UNCHECKED = {
     "bias b=None": "_core.bias_layer(Z, None, True, 1)",
     "bias b shorter than a row of Z": "_core.bias_layer(Z, b[:5], True, 1)",
@@ -349,9 +349,6 @@ UNCHECKED = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="the bridge (_core.pyx) checks neither None nor the lengths of "
-                   "the arrays against each other for the MLP kernels: these calls crash or read and "
-                   "write out of bounds instead of raising")
 @pytest.mark.parametrize("name", sorted(UNCHECKED))
 def test_bridge_rejects_calls_the_kernels_cannot_serve(name):
     code = textwrap.dedent(f"""

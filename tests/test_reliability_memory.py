@@ -1,6 +1,7 @@
 """An allocation failure in a kernel is a MemoryError, not a silently wrong result (issue #13,
-point 6).  The multinomial passes allocate per-thread scratch of 2 K 256 values: with 4000 classes
-that is 16 MB, refused here by an address-space limit just above what the process uses."""
+point 6).  The multinomial passes allocate scratch of 2 K values per row they are given (at least
+one): with 500000 classes that is 8 MB, refused here by an address-space limit 4 MB above what the
+process uses."""
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ _SCRIPT = textwrap.dedent("""
     import numpy as np
     from sce import _core
 
-    K, n, d = 4000, 3, 2
+    K, n, d = 500_000, 3, 2
     X = np.ones((n, d)); sw = np.ones(n); prob = np.full((n, K), 1.0 / K); V = np.ones((K, d))
     vb = np.ones(K); out = np.zeros(K * (d + 1)); labels = np.zeros(n, dtype=np.int64)
     grad = np.zeros(K * (d + 1)); W = np.zeros((K, d)); b = np.zeros(K)
@@ -24,8 +25,8 @@ _SCRIPT = textwrap.dedent("""
     resource.setrlimit(resource.RLIMIT_AS, (vm + (4 << 20), resource.RLIM_INFINITY))
     results = []
     for name, call in [
-        ("hessp", lambda: _core.multinomial_hessp_dense(X, sw, prob, V, vb, out, 1)),
-        ("loss", lambda: _core.multinomial_dense(X, labels, sw, W, b, grad, prob, 1)),
+        ("hessp", lambda: _core.logistic_hessp(X, sw, prob, V, vb, out, 1)),
+        ("loss", lambda: _core.logistic_eval(X, labels, sw, W, b, grad, prob, 1)),
     ]:
         try:
             call()

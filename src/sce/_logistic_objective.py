@@ -28,10 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import _assert_all_finite
 
-from . import (
-    _core,
-    _core_compat,  # noqa: F401  TEMPORARY
-)
+from . import _core
 from ._threads import fit_threads
 
 
