@@ -179,11 +179,13 @@ int sce_run_chunks(sce_chunk_fn fn, const void *ctx, sce_int n, sce_int chunk, i
  * partition order.  At most SCE_MAX_PARTS, so that threads can balance (one slowed by another
  * process on its core takes fewer); at least SCE_PART_MIN_WORK multiply-adds each, below which
  * starting a piece costs more than it saves; the P m elements of the vectors at most
- * 1/SCE_REDUCE_SHARE of the work (an element of a fresh vector is zeroed, faulted in and added: it
- * costs several multiply-adds); the extra vectors within SCE_PART_MAX_BYTES. */
+ * 1/SCE_REDUCE_SHARE of the work (an element of a vector is zeroed, missed in cache, and added: it
+ * costs several multiply-adds, and with CSR X wide vectors made a pass slower on one thread), but
+ * two always (on two or more cores two halves pay for one extra vector); the extra vectors within
+ * SCE_PART_MAX_BYTES; a power of two. */
 #define SCE_MAX_PARTS 16
 #define SCE_PART_MIN_WORK 65536.0
-#define SCE_REDUCE_SHARE 128.0
+#define SCE_REDUCE_SHARE 32.0
 #define SCE_PART_MAX_BYTES 8388608.0
 /* Multiply-adds of a piece, between two interrupt checks: little work against the SCE_POLL_SECONDS
  * between questions to the hook, much against the clock read that gates them. */
@@ -194,13 +196,18 @@ static int sce_partitions(sce_int n, double work_per_row, sce_int m)
 {
     const double work = (double)n * work_per_row, mm = m > 0 ? (double)m : 1.0;
     double p = work / SCE_PART_MIN_WORK;
-    const double by_reduction = work / (SCE_REDUCE_SHARE * mm);
+    double by_reduction = work / (SCE_REDUCE_SHARE * mm);
+    by_reduction = by_reduction > 2.0 ? by_reduction : 2.0; /* two halves always pay on 2+ cores */
     const double by_memory = 1.0 + SCE_PART_MAX_BYTES / ((double)sizeof(double) * mm);
     p = p < by_reduction ? p : by_reduction;
     p = p < by_memory ? p : by_memory;
     p = p < (double)SCE_MAX_PARTS ? p : (double)SCE_MAX_PARTS;
     p = p < (double)n ? p : (double)n;
-    return p >= 1.0 ? (int)p : 1; /* also for a NaN estimate */
+    /* a power of two, so that 2, 4, 8 or 16 threads get equal shares */
+    int parts = 1;
+    while (2.0 * parts <= p) /* false for a NaN estimate */
+        parts *= 2;
+    return parts;
 }
 
 /* Rows per piece of a partition: a multiple of the GLM passes' largest block, or of four rows (the

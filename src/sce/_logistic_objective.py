@@ -97,9 +97,12 @@ def block_hess_diag(block, curvature, n_threads=1):
     """Diagonal of the loss Hessian's sums, shaped like a gradient: sum_i c_ik x_ij^2 for the
     coefficients and sum_i c_ik for the intercepts, c_ik = s_i p_ik (1 - p_ik)."""
     K = 1 if curvature.ndim == 1 else curvature.shape[1]
-    C = np.column_stack([class_curvature(block, curvature, k, k) for k in range(K)])
+    if K == 1:
+        C = curvature.astype(np.float64)[:, None]
+    else:
+        C = np.column_stack([class_curvature(block, curvature, k, k) for k in range(K)])
     out = np.empty(K * (block.X.shape[1] + 1))
-    _core.logistic_sq_colsums(block.X, np.ascontiguousarray(C), out, n_threads)
+    _core.logistic_sq_colsums(block.X, C, out, n_threads)
     return out
 
 
