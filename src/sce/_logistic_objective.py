@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from sklearn.utils.validation import _assert_all_finite
 
 from . import _core
-from ._threads import fit_threads
+from ._threads import effective_n_threads, share_among_fits
 
 
 class RowBlock(NamedTuple):
@@ -112,21 +112,20 @@ def block_hess(block, curvature, fit_intercept, n_threads=1):
 
     Built from the weighted Gram matrices H[(k,:), (m,:)] = X~^T diag(c_km) X~ with X~ = [X, 1]
     (the column of ones only with an intercept)."""
-    K = 1 if curvature.ndim == 1 else curvature.shape[1]
+    if curvature.ndim == 1:  # one Gram matrix, weighted by the curvature in X's dtype
+        return weighted_gram(block.X, curvature, fit_intercept, n_threads)
+    K = curvature.shape[1]
     d = block.X.shape[1]
     dd = d + 1 if fit_intercept else d
     H = np.zeros((K * dd, K * dd))
     for k in range(K):
         for m in range(k, K):
-            if K == 1:
-                weights = curvature  # the Gram kernel reads X's dtype
-            else:
-                weights = class_curvature(block, curvature, k, m)
-            G = weighted_gram(block.X, weights, fit_intercept, n_threads)
+            G = weighted_gram(block.X, class_curvature(block, curvature, k, m), fit_intercept,
+                              n_threads)
             H[k * dd:(k + 1) * dd, m * dd:(m + 1) * dd] = G
             if k != m:
                 H[m * dd:(m + 1) * dd, k * dd:(k + 1) * dd] = G.T
-    if K > 1 and fit_intercept:  # coefficients first, intercepts last (already so for one class)
+    if fit_intercept:  # coefficients first, intercepts last
         order = np.concatenate([np.arange(k * dd, k * dd + d) for k in range(K)]
                                + [np.arange(d, K * dd, dd)])
         H = H[np.ix_(order, order)]
@@ -173,6 +172,7 @@ class LogisticObjective:
         self.K = n_classes if self.multinomial else 1
         self.fit_intercept = fit_intercept
         self.n_threads = n_threads
+        self._threads = effective_n_threads(n_threads)
         self.loss_scale, self.l2_strength = (float(C), 1.0) if np.isfinite(C) else (1.0, 0.0)
         self.n_coef = self.K * self.d
         self.size = self.n_coef + (self.K if fit_intercept else 0)
@@ -184,9 +184,10 @@ class LogisticObjective:
         return self.block.X
 
     def threads(self):
-        """Threads for the next pass: n_threads, shared with the fits running concurrently in
-        other threads of the process when it was left to sce (see sce._threads.fit_threads)."""
-        return fit_threads(self.n_threads)
+        """Threads for the next pass: n_threads, or when it was left to sce (None) the default
+        shared with the fits running at the same time in other threads of the process (see
+        sce._threads.share_among_fits)."""
+        return self._threads if self.n_threads is not None else share_among_fits(self._threads)
 
     # -- packing -----------------------------------------------------------------------------
     def unpack(self, x):

@@ -43,7 +43,7 @@ _running_fits = 0
 @contextlib.contextmanager
 def running_fit():
     """Counts the fits running at once in this process (from several Python threads: joblib's
-    threading backend, a web server), among which fit_threads shares the cores."""
+    threading backend, a web server), among which share_among_fits divides the cores."""
     global _running_fits
     with _fits_lock:
         _running_fits += 1
@@ -54,15 +54,12 @@ def running_fit():
             _running_fits -= 1
 
 
-def fit_threads(n_threads):
-    """OpenMP threads for one pass of a fit.  An explicit ``n_threads`` is used as given; None
-    (sce's choice) takes effective_n_threads(None) divided among the fits running at once in this
+def share_among_fits(n_threads):
+    """sce's default thread count n_threads divided among the fits running at once in this
     process, so that k concurrent fits on c cores use about c / k threads each instead of c each,
     whose threads would wait for one another's cores at every pass.  The kernels' results do not
     depend on the thread count, so a fit gives the same result however many run beside it."""
-    if n_threads is not None:
-        return effective_n_threads(n_threads)
-    return max(1, effective_n_threads(None) // max(_running_fits, 1))
+    return max(1, n_threads // max(_running_fits, 1))
 
 
 _blas_lock = threading.Lock()
