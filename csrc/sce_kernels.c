@@ -54,21 +54,7 @@ static void sce_mirror_upper(sce_int dd, double *G)
 #define SUF f64
 #define SCE_SQRT sqrt
 #define F(name) SCE_CAT(name, SUF)
-#include "sce_kernels_tmpl.h"
-#include "sce_glm_tmpl.h"
-#include "sce_glm_dense_tmpl.h"
-#define ITYPE int32_t
-#define FI(name) F(SCE_CAT(name, i32))
-#include "sce_glm_csr_tmpl.h"
-#undef FI
-#undef ITYPE
-#define ITYPE int64_t
-#define FI(name) F(SCE_CAT(name, i64))
-#include "sce_glm_csr_tmpl.h"
-#undef FI
-#undef ITYPE
-#include "sce_glm_passes_tmpl.h"
-#include "sce_mlp_tmpl.h"
+#include "sce_precision_tmpl.h"
 #undef F
 #undef SCE_SQRT
 #undef SUF
@@ -80,21 +66,7 @@ static void sce_mirror_upper(sce_int dd, double *G)
 #define SUF f32
 #define SCE_SQRT sqrtf
 #define F(name) SCE_CAT(name, SUF)
-#include "sce_kernels_tmpl.h"
-#include "sce_glm_tmpl.h"
-#include "sce_glm_dense_tmpl.h"
-#define ITYPE int32_t
-#define FI(name) F(SCE_CAT(name, i32))
-#include "sce_glm_csr_tmpl.h"
-#undef FI
-#undef ITYPE
-#define ITYPE int64_t
-#define FI(name) F(SCE_CAT(name, i64))
-#include "sce_glm_csr_tmpl.h"
-#undef FI
-#undef ITYPE
-#include "sce_glm_passes_tmpl.h"
-#include "sce_mlp_tmpl.h"
+#include "sce_precision_tmpl.h"
 #undef F
 #undef SCE_SQRT
 #undef SUF
