@@ -269,6 +269,7 @@ def _pick(ds, lib, pick):
 
 def plot(plt, datasets):
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     n = len(datasets)
     ncols = 2 if n <= 4 else 3
@@ -291,6 +292,11 @@ def plot(plt, datasets):
             name = res.get("auto_solver") or res["solver"] if pick == "auto" else res["solver"]
             ax.annotate(name, pts[-1], textcoords="offset points", xytext=(5, 3), fontsize=9, color=color)
         ax.set_xscale("log")
+        # a span of less than a decade gets labelled minor ticks, which overlap: label the decades
+        # and a few ticks inside them in plain seconds instead
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_yscale("log")
         ax.set_ylim(5e-17, None)
         ax.set_title(f"{ds['name']} ({ds['n']}×{ds['d']}, {ds['classes']} classes)", fontsize=12)
