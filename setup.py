@@ -78,10 +78,11 @@ class BuildExt(build_ext):
 extensions = [
     Extension(
         "sce._core",
-        sources=["src/sce/_core.pyx", "csrc/sce_kernels.c", "csrc/sce_runner.c"],
+        sources=["src/sce/_core.pyx", "csrc/sce_kernels.c", "csrc/sce_runner.c", "csrc/sce_prox.c"],
         include_dirs=["csrc", np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        depends=sorted(glob.glob("csrc/*.h")),  # every header a kernel includes: a change rebuilds
+        # every header a kernel includes and the bridge's declarations: a change rebuilds
+        depends=sorted(glob.glob("csrc/*.h")) + ["src/sce/_kernels.pxd"],
     )
 ]
 

@@ -445,7 +445,11 @@ SOLVERS = {"newton-cg": newton_cg, "newton-cholesky": newton_cholesky, "lbfgs": 
 
 
 def solve(name, obj, x0, tol, max_iter, verbose=0):
-    res = SOLVERS[name](obj, x0, tol, max_iter, verbose)
+    if name == "proximal-newton":  # the L1 / elastic-net solver builds on this module
+        from ._proximal_newton import proximal_newton as run
+    else:
+        run = SOLVERS[name]
+    res = run(obj, x0, tol, max_iter, verbose)
     if res.stop_reason is not None:
         warnings.warn(
             f"{name} stopped after {res.n_iter} iteration(s) without converging: "

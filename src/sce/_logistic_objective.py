@@ -163,7 +163,11 @@ GRAM_KERNEL_MAX_COLS = 320
 
 
 class LogisticObjective:
-    def __init__(self, X, y, sample_weight, C, fit_intercept, n_classes, n_threads):
+    """The smooth part f of the objective, and the weights of its L1 part: sum_j l1_weights_j |x_j|
+    (None without one), which the proximal Newton solver handles.  ``penalty`` (a
+    sce._logistic_params.Penalty), when given, replaces the L2 objective of C."""
+
+    def __init__(self, X, y, sample_weight, C, fit_intercept, n_classes, n_threads, penalty=None):
         self.block = make_block(X, y, sample_weight, n_classes)
         self.sparse = sp.issparse(X)
         self.dtype = X.dtype
@@ -176,6 +180,13 @@ class LogisticObjective:
         self.loss_scale, self.l2_strength = (float(C), 1.0) if np.isfinite(C) else (1.0, 0.0)
         self.n_coef = self.K * self.d
         self.size = self.n_coef + (self.K if fit_intercept else 0)
+        self.intercept_l2, self.l1_weights = 0.0, None  # liblinear's penalized intercept; L1
+        if penalty is not None:
+            self.loss_scale, self.l2_strength = penalty.loss_scale, penalty.l2_strength
+            self.intercept_l2 = penalty.intercept_l2 if fit_intercept else 0.0
+            if penalty.l1_strength > 0 or penalty.intercept_l1 > 0:
+                self.l1_weights = np.full(self.size, penalty.l1_strength)
+                self.l1_weights[self.n_coef:] = penalty.intercept_l1
         self.n_passes = 0  # reads of X so far
         self._input_checked = False  # X's values are checked by the first evaluate (see there)
 
@@ -199,12 +210,12 @@ class LogisticObjective:
             b = np.zeros(self.K, dtype=self.dtype)
         return W, b
 
-    def _scaled(self, sums, x_coef):
+    def _scaled(self, sums, x_coef, x_b):
         """A gradient (or H v) from the blocks' sums [X^T R, sum R] and the penalty's part."""
         out = np.empty(self.size)
         out[: self.n_coef] = self.loss_scale * sums[: self.n_coef] + self.l2_strength * x_coef
         if self.fit_intercept:
-            out[self.n_coef:] = self.loss_scale * sums[self.n_coef:]
+            out[self.n_coef:] = self.loss_scale * sums[self.n_coef:] + self.intercept_l2 * x_b
         return out
 
     # -- evaluations ---------------------------------------------------------------------------
@@ -219,8 +230,10 @@ class LogisticObjective:
         loss, sums, curvature = block_evaluate(self.block, W, b, self.threads())
         self.n_passes += 1
         x_coef = x[: self.n_coef]
-        f = self.loss_scale * loss + 0.5 * self.l2_strength * float(x_coef @ x_coef)
-        grad = self._scaled(sums, x_coef)
+        x_b = x[self.n_coef:]
+        f = (self.loss_scale * loss + 0.5 * self.l2_strength * float(x_coef @ x_coef)
+             + 0.5 * self.intercept_l2 * float(x_b @ x_b))
+        grad = self._scaled(sums, x_coef, x_b)
         if not self._input_checked:
             self._input_checked = True
             if not (np.isfinite(f) and np.isfinite(grad).all()):
@@ -238,7 +251,7 @@ class LogisticObjective:
         V, vb = self.unpack(v)
         sums = block_hessp(self.block, curvature, V, vb, self.threads())
         self.n_passes += 1
-        return self._scaled(sums, v[: self.n_coef])
+        return self._scaled(sums, v[: self.n_coef], v[self.n_coef:])
 
     def hess_diag(self, curvature):
         """Diagonal of the Hessian at the curvature's point (float64, like x)."""
@@ -247,22 +260,50 @@ class LogisticObjective:
         out = np.empty(self.size)
         out[: self.n_coef] = self.loss_scale * sums[: self.n_coef] + self.l2_strength
         if self.fit_intercept:
-            out[self.n_coef:] = self.loss_scale * sums[self.n_coef:]
+            out[self.n_coef:] = self.loss_scale * sums[self.n_coef:] + self.intercept_l2
         return out
 
     def hess(self, curvature):
         """The full Hessian at the curvature's point (Newton-Cholesky)."""
         H = block_hess(self.block, curvature, self.fit_intercept, self.threads())
         self.n_passes += self.K * (self.K + 1) // 2
+        self._penalize_hessian(H, self.n_coef)
+        return H
+
+    def hess_of(self, curvature, features):
+        """(The Hessian at the curvature's point restricted to the coefficients of the given
+        features (all classes) and the intercepts, the indices of those parameters in x).  Built
+        from a copy of X's columns of those features; X itself when they are all of them."""
+        features = np.asarray(features, dtype=np.intp)
+        if len(features) == self.d:
+            return self.hess(curvature), np.arange(self.size)
+        sub = RowBlock(self.X[:, features], self.block.targets, self.block.sample_weight)
+        if self.sparse:
+            sub = sub._replace(X=sub.X.tocsr())
+            sub.X.sort_indices()
+        else:
+            sub = sub._replace(X=np.ascontiguousarray(sub.X))
+        H = block_hess(sub, curvature, self.fit_intercept, self.threads())
+        self.n_passes += self.K * (self.K + 1) // 2
+        n_coef = self.K * len(features)
+        index = np.concatenate([k * self.d + features for k in range(self.K)]
+                               + ([np.arange(self.n_coef, self.size)] if self.fit_intercept else []))
+        self._penalize_hessian(H, n_coef)
+        return H, index
+
+    def _penalize_hessian(self, H, n_coef):
+        """Scale the loss Hessian H (coefficients first, n_coef of them, then the intercepts) and
+        add the penalties' curvature, in place."""
         H *= self.loss_scale
-        H[np.arange(self.n_coef), np.arange(self.n_coef)] += self.l2_strength
+        size = H.shape[0]
+        H[np.arange(n_coef), np.arange(n_coef)] += self.l2_strength
+        H[np.arange(n_coef, size), np.arange(n_coef, size)] += self.intercept_l2
         if self.multinomial and self.fit_intercept:
             # Softmax is unchanged by adding one constant to all intercepts, so H is singular along
             # u = 1_K on the intercepts; every gradient is orthogonal to u.  Adding c u u^T / K
             # makes H definite without changing the Newton step on the gradients' subspace.
-            Hbb = H[self.n_coef:, self.n_coef:]
+            Hbb = H[n_coef:, n_coef:]
             Hbb += max(np.trace(Hbb), 1e-300) / self.K ** 2
-        return H
 
     def cg_preconditioner(self, curvature):
         """Diagonal (Jacobi) preconditioner for CG at the curvature's point, or None.  Used for
@@ -311,6 +352,7 @@ class RowSubsample:
         self.objective = LogisticObjective(X, block.targets[rows], sw, 1.0, full.fit_intercept,
                                            full.K if full.multinomial else 2, full.n_threads)
         self.objective.loss_scale, self.objective.l2_strength = full.loss_scale, full.l2_strength
+        self.objective.intercept_l2 = full.intercept_l2
         self.rows, self.scale = rows, scale
 
     def curvature(self, full_curvature):

@@ -2,11 +2,12 @@
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import scipy.special
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, Options, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
@@ -16,6 +17,7 @@ from . import _functional
 from ._convex_solvers import solve
 from ._fit_state import restore_state_on_error
 from ._logistic_objective import LogisticObjective
+from ._logistic_params import resolve as resolve_penalty
 from ._sparse import canonical_csr, check_before_conversion, check_csr
 from ._threads import running_fit
 
@@ -43,7 +45,7 @@ def _encode_labels(y):
     return le.classes_, y_enc
 
 
-class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
+class LogisticClassifier(LinearClassifierMixin, SparseCoefMixin, ClassifierMixin, BaseEstimator):
     """L2-regularized logistic regression (binary and multinomial).
 
     A drop-in for ``sklearn.linear_model.LogisticRegression`` with its default L2 penalty: the
@@ -176,37 +178,42 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
+        "penalty": [StrOptions({"l1", "l2", "elasticnet"}), None, Hidden(StrOptions({"deprecated"}))],
         "C": [Interval(Real, 0, None, closed="right")],  # np.inf: no penalty
-        "fit_intercept": ["boolean"],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
+        "dual": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "solver": [StrOptions({"auto", "newton-cg", "newton-cholesky", "lbfgs"})],
+        "fit_intercept": ["boolean"],
+        "intercept_scaling": [Interval(Real, 0, None, closed="neither")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "warm_start": ["boolean"],
-        "n_threads": [None, Options(Integral, {-1}), Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "solver": [StrOptions({"auto", "lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"})],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
         "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "n_jobs": [None, Integral],
+        "n_threads": [None, Options(Integral, {-1}), Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, C=1.0, *, fit_intercept=True, tol=1e-4, max_iter=100, solver="auto",
-                 class_weight=None, warm_start=False, n_threads=None, verbose=0):
-        self.C = C
-        self.fit_intercept = fit_intercept
-        self.tol = tol
-        self.max_iter = max_iter
-        self.solver = solver
-        self.class_weight = class_weight
-        self.warm_start = warm_start
-        self.n_threads = n_threads
-        self.verbose = verbose
+    def __init__(self, penalty="deprecated", *, C=1.0, l1_ratio=0.0, dual=False, tol=1e-4,
+                 fit_intercept=True, intercept_scaling=1, class_weight=None, random_state=None,
+                 solver="auto", max_iter=100, verbose=0, warm_start=False, n_jobs=None,
+                 n_threads=None):
+        self.penalty, self.C, self.l1_ratio, self.dual, self.tol = penalty, C, l1_ratio, dual, tol
+        self.fit_intercept, self.intercept_scaling = fit_intercept, intercept_scaling
+        self.class_weight, self.random_state, self.solver = class_weight, random_state, solver
+        self.max_iter, self.verbose, self.warm_start = max_iter, verbose, warm_start
+        self.n_jobs, self.n_threads = n_jobs, n_threads
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
 
-    def _choose_solver(self, obj):
-        if self.solver != "auto":
-            return self.solver
+    @staticmethod
+    def _choose_solver(solver, obj):
+        if solver != "auto":
+            return solver
         if obj.size <= _CHOLESKY_MAX_PARAMS or obj.gram_is_cheap():
             return "newton-cholesky"
         return "newton-cg"
@@ -233,6 +240,7 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         self._validate_params()
+        penalty, solver = resolve_penalty(self)
         # X's values are checked for NaN / inf by the objective's first evaluation
         check_before_conversion(X)
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
@@ -247,6 +255,12 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
                 "This solver needs samples of at least 2 classes in the data, but the data "
                 f"contains only one class: {self.classes_[0]!r}"
             )
+        if self.solver == "liblinear" and n_classes > 2:
+            raise ValueError(
+                "The 'liblinear' solver does not support multiclass classification (n_classes >= 3). "
+                "Either use another solver or wrap the estimator in a OneVsRestClassifier to keep "
+                "applying a one-versus-rest scheme."
+            )
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
         if self.class_weight is not None:
             cw = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
@@ -254,12 +268,12 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
             sample_weight = sample_weight * cw[y_enc].astype(X.dtype)
 
         obj = LogisticObjective(X, y_enc if n_classes > 2 else (y_enc == 1), sample_weight,
-                                self.C, self.fit_intercept, n_classes, self.n_threads)
+                                self.C, self.fit_intercept, n_classes, self.n_threads, penalty)
         x0 = np.zeros(obj.size)
         if self.warm_start and hasattr(self, "coef_"):
             # scikit-learn's check and message: the previous coefficients (with the intercept as
             # a last column when fitting one) must have the new problem's shape
-            previous = self.coef_
+            previous = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
             if self.fit_intercept:
                 previous = np.append(previous, np.asarray(self.intercept_)[:, None], axis=1)
             n_cols = obj.d + int(self.fit_intercept)
@@ -267,10 +281,11 @@ class LogisticClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
                 expected = f"({n_cols},) or (1, {n_cols})" if obj.K == 1 else f"({obj.K}, {n_cols})"
                 raise ValueError(f"Initialization coef is of shape {previous.shape}, expected shape "
                                  f"{expected}")
-            x0[: obj.n_coef] = self.coef_.ravel()
+            x0[: obj.n_coef] = previous[:, : obj.d].ravel()
             if self.fit_intercept:
                 x0[obj.n_coef:] = self.intercept_
-        solver = self._choose_solver(obj)
+        if solver != "proximal-newton":
+            solver = self._choose_solver(solver, obj)
         with running_fit():
             res = solve(solver, obj, x0, self.tol, self.max_iter, self.verbose)
 
