@@ -52,19 +52,21 @@ def _check_finite_start(f, g):
 class _Monitor:
     """Reference gradient max|grad f(0)| and the per-iteration log line of verbose mode."""
 
-    def __init__(self, obj, x0, f0, g0, verbose, name):
+    def __init__(self, obj, x0, f0, g0, verbose, name, on_iteration=None):
         if np.any(x0 != 0):
             f_zero, g_zero = obj.loss_grad(np.zeros_like(x0))
         else:
             f_zero, g_zero = f0, g0
         self.g_ref = float(np.max(np.abs(g_zero))) if g_zero.size else 0.0
         self.f_ref = abs(float(f_zero))
-        self.verbose = verbose
+        self.verbose, self.on_iteration = verbose, on_iteration
         self.start = time.perf_counter()
         self.name = name
         self.log(0, f0, g0)
 
-    def log(self, it, f, g, extra=""):
+    def log(self, it, f, g, extra="", x=None):
+        if self.on_iteration is not None and x is not None:
+            self.on_iteration(x)
         if self.verbose:
             gn = float(np.max(np.abs(g))) if g.size else 0.0
             print(f"[{self.name}] iter {it:3d}  objective {f:.12e}  |grad|_inf {gn:.3e}{extra}  "
@@ -176,11 +178,11 @@ class _QuasiNewtonPreconditioner:
         return self.h0 * r + (self.M @ (self.SH0Y @ r)) @ self.SH0Y
 
 
-def _newton(obj, x0, tol, max_iter, verbose, direction, name):
+def _newton(obj, x0, tol, max_iter, verbose, direction, name, on_iteration=None):
     x = np.array(x0, dtype=np.float64)
     f, g, curvature = obj.evaluate(x)
     _check_finite_start(f, g)
-    mon = _Monitor(obj, x, f, g, verbose, name)
+    mon = _Monitor(obj, x, f, g, verbose, name, on_iteration)
     gap_tol = max(tol * tol, 16 * np.finfo(float).eps)
     it = 0
     stop_reason = None
@@ -220,7 +222,7 @@ def _newton(obj, x0, tol, max_iter, verbose, direction, name):
             break
         it += 1
         x, f, g, curvature = step
-        mon.log(it, f, g, f"  gap estimate before step {gap / max(abs(f), 1e-300):.2e}")
+        mon.log(it, f, g, f"  gap estimate before step {gap / max(abs(f), 1e-300):.2e}", x)
     return SolverResult(x, f, it, converged, float(np.max(np.abs(g))) if g.size else 0.0,
                         stop_reason)
 
@@ -230,13 +232,14 @@ def _newton(obj, x0, tol, max_iter, verbose, direction, name):
 _F_ROUNDING = 64
 
 
-def newton_cg(obj, x0, tol, max_iter, verbose=0):
+def newton_cg(obj, x0, tol, max_iter, verbose=0, on_iteration=None):
     """Truncated Newton: CG on the Hessian-vector products, with forcing term
     min(0.5, sqrt(r), max(10 r, tol)), r = max|g| / max|grad f(0)| (superlinear convergence, few CG
     steps far from the optimum, final steps as accurate as tol asks).  See _NewtonCGDirection for
     the Hessian used and the preconditioners."""
     with _serial_blas():  # the preconditioner's small products, between the threaded passes
-        return _newton(obj, x0, tol, max_iter, verbose, _NewtonCGDirection(obj, tol), "newton-cg")
+        return _newton(obj, x0, tol, max_iter, verbose, _NewtonCGDirection(obj, tol), "newton-cg",
+                       on_iteration)
 
 
 class _NewtonCGDirection:
@@ -371,15 +374,15 @@ _JACOBI_MIN_SPREAD = 1e4
 _SERIAL_BLAS_MAX_PARAMS = 2000
 
 
-def newton_cholesky(obj, x0, tol, max_iter, verbose=0):
+def newton_cholesky(obj, x0, tol, max_iter, verbose=0, on_iteration=None):
     """Exact Newton steps from the full Hessian (small number of parameters)."""
     if obj.size <= _SERIAL_BLAS_MAX_PARAMS:
         with _serial_blas():
-            return _newton_cholesky(obj, x0, tol, max_iter, verbose)
-    return _newton_cholesky(obj, x0, tol, max_iter, verbose)
+            return _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration)
+    return _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration)
 
 
-def _newton_cholesky(obj, x0, tol, max_iter, verbose):
+def _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration):
     def direction(f, g, curvature, mon):
         H = obj.hess(curvature)
         if not np.isfinite(H).all():  # overflow: _newton reports it
@@ -404,21 +407,21 @@ def _newton_cholesky(obj, x0, tol, max_iter, verbose):
             if info == 0:
                 return -p * D
         return -scipy.linalg.lstsq(Hs, gs, check_finite=False)[0] * D
-    return _newton(obj, x0, tol, max_iter, verbose, direction, "newton-cholesky")
+    return _newton(obj, x0, tol, max_iter, verbose, direction, "newton-cholesky", on_iteration)
 
 
-def lbfgs(obj, x0, tol, max_iter, verbose=0):
+def lbfgs(obj, x0, tol, max_iter, verbose=0, on_iteration=None):
     """scipy's L-BFGS-B with the fused loss + gradient, stopped by the shared rule."""
     x0 = np.array(x0, dtype=np.float64)
     f0, g0 = obj.loss_grad(x0)
     _check_finite_start(f0, g0)
-    mon = _Monitor(obj, x0, f0, g0, verbose, "lbfgs")
+    mon = _Monitor(obj, x0, f0, g0, verbose, "lbfgs", on_iteration)
     gtol = tol * tol * mon.g_ref
     state = {"it": 0}
 
     def callback(intermediate_result):
         state["it"] += 1
-        mon.log(state["it"], intermediate_result.fun, obj_grad[0])
+        mon.log(state["it"], intermediate_result.fun, obj_grad[0], x=intermediate_result.x)
 
     obj_grad = [g0]
 
@@ -428,7 +431,7 @@ def lbfgs(obj, x0, tol, max_iter, verbose=0):
         return f, g
 
     res = scipy.optimize.minimize(
-        fun, x0, jac=True, method="L-BFGS-B", callback=callback if verbose else None,
+        fun, x0, jac=True, method="L-BFGS-B", callback=callback if verbose or on_iteration else None,
         options={"maxiter": max_iter, "gtol": gtol, "ftol": 64 * np.finfo(float).eps,
                  "maxcor": 30, "maxls": 50},
     )
@@ -437,19 +440,22 @@ def lbfgs(obj, x0, tol, max_iter, verbose=0):
     stop_reason = None
     if not converged and res.status != 1:  # 1: iteration or evaluation limit
         stop_reason = f"scipy's L-BFGS-B stopped: {res.message}"
-    return SolverResult(res.x, f, int(res.nit), converged,
+    return SolverResult(res.x, f, min(int(res.nit), max_iter), converged,
                         float(np.max(np.abs(g))) if g.size else 0.0, stop_reason)
 
 
 SOLVERS = {"newton-cg": newton_cg, "newton-cholesky": newton_cholesky, "lbfgs": lbfgs}
 
 
-def solve(name, obj, x0, tol, max_iter, verbose=0):
+def solve(name, obj, x0, tol, max_iter, verbose=0, max_iter_message=None, on_iteration=None):
+    """Run the solver ``name``; a ConvergenceWarning when it did not converge, saying why, or for
+    reaching max_iter the text max_iter_message(result) when given (scikit-learn's wording for the
+    solver name the user chose).  on_iteration(x), when given, is called after each iteration."""
     if name == "proximal-newton":  # the L1 / elastic-net solver builds on this module
         from ._proximal_newton import proximal_newton as run
     else:
         run = SOLVERS[name]
-    res = run(obj, x0, tol, max_iter, verbose)
+    res = run(obj, x0, tol, max_iter, verbose, on_iteration)
     if res.stop_reason is not None:
         warnings.warn(
             f"{name} stopped after {res.n_iter} iteration(s) without converging: "
@@ -457,8 +463,9 @@ def solve(name, obj, x0, tol, max_iter, verbose=0):
             ConvergenceWarning, stacklevel=3,
         )
     elif not res.converged:
+        message = max_iter_message(res) if max_iter_message is not None else None
         warnings.warn(
-            f"{name} did not converge in max_iter={max_iter} iterations (|grad|_inf = "
+            message or f"{name} did not converge in max_iter={max_iter} iterations (|grad|_inf = "
             f"{res.grad_norm:.3g}); increase max_iter or scale the data.",
             ConvergenceWarning, stacklevel=3,
         )

@@ -185,7 +185,7 @@ class LogisticObjective:
             self.loss_scale, self.l2_strength = penalty.loss_scale, penalty.l2_strength
             self.intercept_l2 = penalty.intercept_l2 if fit_intercept else 0.0
             if penalty.l1_strength > 0 or penalty.intercept_l1 > 0:
-                self.l1_weights = np.full(self.size, penalty.l1_strength)
+                self.l1_weights = np.full(self.size, float(penalty.l1_strength))
                 self.l1_weights[self.n_coef:] = penalty.intercept_l1
         self.n_passes = 0  # reads of X so far
         self._input_checked = False  # X's values are checked by the first evaluate (see there)

@@ -89,3 +89,20 @@ def _smooth_solver(solver):
     """sce's solver for a smooth objective: the one named, or sce's choice ("auto") for the names of
     scikit-learn's solvers that sce does not have (liblinear, sag, saga)."""
     return solver if solver in ("auto", "newton-cg", "newton-cholesky", "lbfgs") else "auto"
+
+
+def max_iter_message(solver, max_iter):
+    """The ConvergenceWarning text scikit-learn gives when its solver of that name reaches
+    max_iter (so that warning filters written for it keep working), as a function of the result;
+    None for sce's own "auto"."""
+    messages = {
+        "newton-cg": lambda r: f"newton-cg failed to converge at loss = {r.f}. Increase the number of iterations.",
+        "newton-cholesky": lambda r: (f"Newton solver did not converge after {r.n_iter} iterations. Increase "
+                                      "the number of iterations (max_iter) or scale the data."),
+        "lbfgs": lambda r: (f"lbfgs failed to converge after {r.n_iter} iteration(s). Increase the number of "
+                            f"iterations to improve the convergence (max_iter={max_iter}), or scale the data."),
+        "liblinear": lambda r: "Liblinear failed to converge, increase the number of iterations.",
+        "sag": lambda r: "The max_iter was reached which means the coef_ did not converge",
+    }
+    messages["saga"] = messages["sag"]
+    return messages.get(solver)

@@ -49,17 +49,17 @@ def _working_set(scores):
     return np.sort(np.argpartition(-scores, size - 1)[:size])
 
 
-def proximal_newton(obj, x0, tol, max_iter, verbose=0):
+def proximal_newton(obj, x0, tol, max_iter, verbose=0, on_iteration=None):
     with serial_blas():  # small dense products between the threaded passes over X
-        return _proximal_newton(obj, x0, tol, max_iter, verbose)
+        return _proximal_newton(obj, x0, tol, max_iter, verbose, on_iteration)
 
 
-def _proximal_newton(obj, x0, tol, max_iter, verbose):
+def _proximal_newton(obj, x0, tol, max_iter, verbose, on_iteration):
     w = obj.l1_weights
     x = np.array(x0, dtype=np.float64)
     f, g, curvature = obj.evaluate(x)
     _check_finite_start(f, g)
-    mon = _Monitor(obj, x, f, g, verbose, "proximal-newton")
+    mon = _Monitor(obj, x, f, g, verbose, "proximal-newton", on_iteration)
     F = f + float(w @ np.abs(x))
     gap_tol = max(tol * tol, 16 * np.finfo(float).eps)
     last_gap = abs(F)
@@ -96,7 +96,7 @@ def _proximal_newton(obj, x0, tol, max_iter, verbose):
         it += 1
         x, F, f, g, curvature = step
         mon.log(it, F, _min_norm_subgradient(x, g, w),
-                f"  working set {len(features)}  gap estimate before step {gap / max(abs(F), 1e-300):.2e}")
+                f"  working set {len(features)}  gap estimate before step {gap / max(abs(F), 1e-300):.2e}", x)
         if converged:
             break
     kkt = _min_norm_subgradient(x, g, w)

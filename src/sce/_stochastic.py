@@ -173,6 +173,24 @@ class Progress:
                    no_improvement_count=0)
 
 
+class ProgressAttributes:
+    """scikit-learn's MLPClassifier names for parts of the training state, which its users and tests
+    read: the optimizer and the count of epochs without improvement (an estimator's ``_progress``)."""
+
+    @property
+    def _optimizer(self):
+        return self._progress.optimizer
+
+    @property
+    def _no_improvement_count(self):
+        return self._progress.no_improvement_count
+
+    @_no_improvement_count.setter
+    def _no_improvement_count(self, count):  # before any training there is nothing to count yet
+        if hasattr(self, "_progress"):
+            self._progress.no_improvement_count = count
+
+
 class EpochsRun(NamedTuple):
     n_iter: int  # epochs run by this call
     loss: float  # the last epoch's loss

@@ -5,6 +5,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.special
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.callback._callback_support import CallbackSupportMixin, callback_management_context
 from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Hidden, Interval, Options, StrOptions
@@ -17,6 +18,7 @@ from . import _functional
 from ._convex_solvers import solve
 from ._fit_state import restore_state_on_error
 from ._logistic_objective import LogisticObjective
+from ._logistic_params import max_iter_message
 from ._logistic_params import resolve as resolve_penalty
 from ._sparse import canonical_csr, check_before_conversion, check_csr
 from ._threads import running_fit
@@ -45,41 +47,101 @@ def _encode_labels(y):
     return le.classes_, y_enc
 
 
-class LogisticClassifier(LinearClassifierMixin, SparseCoefMixin, ClassifierMixin, BaseEstimator):
-    """L2-regularized logistic regression (binary and multinomial).
+class _IterationCallbacks:
+    """scikit-learn's callbacks (``set_callbacks``) around a fit: the fit is a task whose subtasks
+    are the solver's iterations, each begun with the parameters it starts from and ended with those
+    it reached; the last one begun is ended empty when the solver stops.  Nothing is done without
+    callbacks."""
 
-    A drop-in for ``sklearn.linear_model.LogisticRegression`` with its default L2 penalty: the
-    same parameters where the meaning is the same, the same objective and fitted attributes, and
-    the same predictions once both are converged.  It minimizes::
+    def __init__(self, est, obj, X, y, sample_weight, x0):
+        self.active = bool(getattr(est, "_skl_callbacks", None))
+        if not self.active:
+            self.end_and_begin = None
+            return
+        self.est, self.obj, self.X, self.y = est, obj, X, y
+        self.metadata = {"sample_weight": sample_weight}
+        self.root = est._init_callback_context(max_subtasks=max(est.max_iter, 1) + 1)
+        self.root.call_on_fit_task_begin(estimator=est, X=X, y=y, metadata=self.metadata)
+        self.task = self._begin(x0)
 
-        C * sum_i s_i * loss(x_i @ coef_.T + intercept_, y_i) + 1/2 * ||coef_||^2
+    def _attributes(self, x):
+        W, b = self.obj.unpack(np.array(x))  # a copy: scipy's L-BFGS-B reuses x's buffer
+        return {"coef_": W, "intercept_": b if self.obj.fit_intercept else np.zeros_like(b)}
+
+    def _begin(self, x):
+        task = self.root.subcontext(task_name="newton-iter")
+        task.call_on_fit_task_begin(estimator=self.est, X=self.X, y=self.y, metadata=self.metadata,
+                                    reconstruction_attributes=self._attributes(x))
+        return task
+
+    def end_and_begin(self, x):
+        self.task.call_on_fit_task_end(estimator=self.est, X=self.X, y=self.y, metadata=self.metadata,
+                                       reconstruction_attributes=self._attributes(x))
+        self.task = self._begin(x)
+
+    def close(self):
+        if self.active:
+            self.task.call_on_fit_task_end(estimator=self.est)
+            self.root.call_on_fit_task_end(estimator=self.est, X=self.X, y=self.y, metadata=self.metadata,
+                                           reconstruction_attributes={})
+
+
+class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoefMixin, ClassifierMixin,
+                         BaseEstimator):
+    """Logistic regression (binary and multinomial) with L2, L1 or elastic-net penalty.
+
+    A drop-in for ``sklearn.linear_model.LogisticRegression``: the same parameters with the same
+    meaning, the same objective and fitted attributes, the same errors and warnings, and the same
+    predictions once both are converged.  It minimizes::
+
+        C * sum_i s_i * loss(x_i @ coef_.T + intercept_, y_i)
+            + (1 - l1_ratio) / 2 * ||coef_||^2 + l1_ratio * ||coef_||_1
 
     with s_i = sample_weight_i * class_weight[y_i], ``loss`` the binary cross-entropy with logits
     for two classes (one coefficient row) and the softmax cross-entropy for more (one row per
-    class, multinomial); the intercept is not penalized.  Each evaluation of loss and gradient,
-    and each Hessian-vector product, reads X once, on ``n_threads`` OpenMP threads.  float32 X
-    is fitted in float32 (the solver's own arithmetic is float64).
+    class, multinomial); the intercept is not penalized (except with ``solver="liblinear"``, as
+    there).  Each evaluation of loss and gradient, and each Hessian-vector product, reads X once,
+    on ``n_threads`` OpenMP threads.  float32 X is fitted in float32 (the solver's own arithmetic
+    is float64).
 
     Parameters
     ----------
+    penalty : {"l1", "l2", "elasticnet"} or None, default="deprecated"
+        Deprecated in scikit-learn 1.8, with the same FutureWarning here: use ``l1_ratio`` (0:
+        L2, 1: L1, between: elastic-net) and ``C=np.inf`` (no penalty) instead.
     C : float, default=1.0
         Inverse regularization strength, > 0; ``np.inf`` fits without penalty.
-    fit_intercept : bool, default=True
-        Whether to fit an (unpenalized) intercept per coefficient row.  Without, ``intercept_``
-        is all zeros.
+    l1_ratio : float, default=0.0
+        Share of the L1 term in the penalty, in [0, 1]; above 0 the fit uses sce's proximal
+        Newton solver (coordinate descent on the quadratic model over a working set of features)
+        whatever ``solver`` names, and ``coef_`` has exact zeros.
+    dual : bool, default=False
+        scikit-learn's liblinear dual formulation: accepted with ``solver="liblinear"`` and the L2
+        penalty, where the primal optimum it reaches is the same; an error otherwise, as there.
     tol : float, default=1e-4
         Stopping tolerance; the target is a relative objective gap of about ``tol**2`` (1e-8 by
-        default).  The Newton solvers stop when the Newton-decrement estimate of the gap,
-        1/2 g^T H^-1 g, is at most ``tol**2 * |f|`` (or below what float64 resolves); L-BFGS stops
-        when max|grad f| <= ``tol**2 * max|grad f(0)|``.  Both rules are scale-free: multiplying
-        all sample weights by a constant does not change when they stop.  This is not the
-        meaning of scikit-learn's ``tol`` (a gradient or step threshold); sce's default fits are
-        much closer to the optimum.
-    max_iter : int, default=100
-        Maximum number of solver iterations (Newton steps, or L-BFGS iterations), >= 0.  When it
-        is reached before ``tol`` a ``ConvergenceWarning`` is issued.
-    solver : {"auto", "newton-cg", "newton-cholesky", "lbfgs"}, default="auto"
-        Algorithm of the fit; ``solver_`` tells which one ran.  All three reach the same optimum.
+        default).  The Newton solvers stop when the Newton-decrement estimate of the gap (with L1:
+        the decrease of the quadratic model) is at most ``tol**2 * |f|`` (or below what float64
+        resolves); L-BFGS stops when max|grad f| <= ``tol**2 * max|grad f(0)|``.  Both rules are
+        scale-free.  This is not the meaning of scikit-learn's ``tol`` (a gradient or step
+        threshold); sce's default fits are much closer to the optimum.
+    fit_intercept : bool, default=True
+        Whether to fit an intercept per coefficient row.  Without, ``intercept_`` is all zeros.
+    intercept_scaling : float, default=1
+        With ``solver="liblinear"`` only, as there: the intercept is the weight of an extra
+        column of this constant value, penalized like a coefficient.
+    class_weight : dict or "balanced", default=None
+        Weights of the classes, multiplying the sample weights, as in scikit-learn: a dict
+        {class_label: weight}, or "balanced" for n_samples / (n_classes * count of the class),
+        with sample-weighted counts when ``sample_weight`` is given.  None: every class weighs 1.
+    random_state : int, RandomState instance or None, default=None
+        Accepted for scikit-learn's signature; sce's solvers are deterministic and do not use it.
+    solver : {"auto", "lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"}, \
+            default="auto"
+        Algorithm of an L2 fit; ``solver_`` tells which one ran, and all reach the same optimum.
+        A name of scikit-learn's selects the objective that solver fits there (liblinear's
+        penalized intercept) and its checks and warnings; "liblinear", "sag" and "saga" run
+        sce's choice.
 
         - "auto" picks "newton-cholesky" when forming the Hessian is cheap: at most 10
           parameters, where the number of parameters is n_rows * (n_features + fit_intercept)
@@ -90,24 +152,26 @@ class LogisticClassifier(LinearClassifierMixin, SparseCoefMixin, ClassifierMixin
           "newton-cg".
         - "newton-cholesky" forms the full Hessian and solves with its Cholesky factor: the
           fewest iterations (a handful), each costing about (n_features + 1) / 5 passes over X
-          per Hessian block and memory quadratic in the number of parameters.  Suits few
-          features and classes, and sparse binary X with few non-zeros per row.
+          per Hessian block and memory quadratic in the number of parameters.
         - "newton-cg" never forms the Hessian: each conjugate-gradient step is one
-          Hessian-vector product, one pass over X.  Suits many features or classes and any
-          sparse X; it has no pathological case in n_features.  For dense X with many more rows
-          than parameters (at least 256 per parameter) its CG first runs on the Hessian of a
+          Hessian-vector product, one pass over X.  For dense X with many more rows than
+          parameters (at least 256 per parameter) its CG first runs on the Hessian of a
           subsample of the rows (a copy of at most a quarter of X).
         - "lbfgs" (scipy's L-BFGS-B) does no Hessian work, one loss + gradient pass per
           iteration, but needs many more iterations than the Newton solvers to reach the same
-          ``tol``; on the project's benchmark problems it was never faster than "auto".  It is
-          there for comparison with scikit-learn's default solver, and as a fallback.
-    class_weight : dict or "balanced", default=None
-        Weights of the classes, multiplying the sample weights, as in scikit-learn: a dict
-        {class_label: weight}, or "balanced" for n_samples / (n_classes * count of the class),
-        with sample-weighted counts when ``sample_weight`` is given.  None: every class weighs 1.
+          ``tol``; it is there for comparison with scikit-learn's default solver.
+    max_iter : int, default=100
+        Maximum number of solver iterations (Newton steps, or L-BFGS iterations), >= 0.  When it
+        is reached before ``tol`` a ``ConvergenceWarning`` is issued.
+    verbose : int, default=0
+        > 0 prints one line per iteration (objective, max|gradient|, elapsed time).
     warm_start : bool, default=False
         Start from the previous fit's ``coef_`` and ``intercept_`` when their shape still
         matches (same number of features and of coefficient rows); otherwise from zeros.
+    n_jobs : int, default=None
+        Has no effect, as in scikit-learn 1.9 (with its FutureWarning when set).  The threads of
+        a fit are ``n_threads``; to fit several models at once use joblib around the estimator:
+        concurrent fits with ``n_threads=None`` share the cores.
     n_threads : int, default=None
         OpenMP threads of the passes over X.  None uses ``min(omp_get_max_threads(), usable
         cores)``, so it follows ``OMP_NUM_THREADS`` and threadpoolctl limits; -1 uses all cores
@@ -116,8 +180,6 @@ class LogisticClassifier(LinearClassifierMixin, SparseCoefMixin, ClassifierMixin
         backend, a web server) share the cores instead of each taking all of them; the result is
         the same for any number of threads.
         (SigmoidMLPClassifier differs: there None means one thread, see its ``n_threads``.)
-    verbose : int, default=0
-        > 0 prints one line per iteration (objective, max|gradient|, elapsed time).
 
     Attributes
     ----------
@@ -130,8 +192,8 @@ class LogisticClassifier(LinearClassifierMixin, SparseCoefMixin, ClassifierMixin
         Intercepts, in X's dtype; zeros when ``fit_intercept=False``.  For more than two classes
         they are centred (sum to 0): the softmax leaves a common shift free.
     n_iter_ : ndarray of shape (1,), dtype int32
-        Number of solver iterations taken (Newton steps or L-BFGS iterations), at least 1 (also
-        when ``max_iter=0`` took none).
+        Number of solver iterations taken (Newton steps or L-BFGS iterations); 0 with
+        ``max_iter=0``.
     solver_ : str
         The solver that ran: the choice of ``solver="auto"``, or ``solver`` itself.
     objective_ : float
@@ -145,8 +207,7 @@ class LogisticClassifier(LinearClassifierMixin, SparseCoefMixin, ClassifierMixin
 
     See Also
     --------
-    sklearn.linear_model.LogisticRegression : The scikit-learn estimator this one replaces
-        (L2 penalty, binary and multinomial).
+    sklearn.linear_model.LogisticRegression : The scikit-learn estimator this one replaces.
     SigmoidMLPClassifier : A multilayer perceptron with sigmoid hidden layers (the same output
         losses behind one or more hidden layers).
     bce_with_logits : The binary loss, as a function.
@@ -255,6 +316,9 @@ class LogisticClassifier(LinearClassifierMixin, SparseCoefMixin, ClassifierMixin
                 "This solver needs samples of at least 2 classes in the data, but the data "
                 f"contains only one class: {self.classes_[0]!r}"
             )
+        if self.solver == "liblinear" and X.shape[0] and X.max() > 1e30:
+            raise ValueError("Using the 'liblinear' solver while X contains a maximum value > 1e30 results "
+                             "in a frozen fit. Please choose another solver or rescale the input X.")
         if self.solver == "liblinear" and n_classes > 2:
             raise ValueError(
                 "The 'liblinear' solver does not support multiclass classification (n_classes >= 3). "
@@ -286,12 +350,17 @@ class LogisticClassifier(LinearClassifierMixin, SparseCoefMixin, ClassifierMixin
                 x0[obj.n_coef:] = self.intercept_
         if solver != "proximal-newton":
             solver = self._choose_solver(solver, obj)
-        with running_fit():
-            res = solve(solver, obj, x0, self.tol, self.max_iter, self.verbose)
+        with running_fit(), callback_management_context(self):
+            iterations = _IterationCallbacks(self, obj, X, y, sample_weight, x0)
+            res = solve(solver, obj, x0, self.tol, self.max_iter, self.verbose,
+                        max_iter_message(self.solver, self.max_iter), iterations.end_and_begin)
+            iterations.close()
 
         W, b = obj.unpack(res.x)
         if obj.multinomial and self.fit_intercept:
             b -= b.mean()  # the softmax leaves a common shift free; report the centred solution
+        if obj.multinomial and obj.l2_strength == 0 and obj.l1_weights is None:
+            W -= W.mean(axis=0)  # without penalty the same holds for the coefficients
         self.coef_ = W
         self.intercept_ = b if self.fit_intercept else np.zeros(obj.K, dtype=X.dtype)
         self.n_iter_ = np.array([res.n_iter], dtype=np.int32)

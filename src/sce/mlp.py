@@ -14,6 +14,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
+from . import _stochastic
 from ._fit_state import restore_state_on_error
 from ._network import MLPObjective, initial_weights
 from ._sparse import check_before_conversion, check_csr
@@ -29,7 +30,7 @@ _FRACTION = Interval(Real, 0, 1, closed="left")
 _CALLER = 5
 
 
-class SigmoidMLPClassifier(ClassifierMixin, BaseEstimator):
+class SigmoidMLPClassifier(_stochastic.ProgressAttributes, ClassifierMixin, BaseEstimator):
     """Multilayer perceptron classifier with sigmoid hidden layers.
 
     A drop-in for ``sklearn.neural_network.MLPClassifier(activation="logistic")``: the same parameters,

@@ -1,0 +1,1 @@
+from sklearn.neural_network.tests.test_mlp import *  # noqa: F401, F403
