@@ -10,5 +10,6 @@ SUITES = {
     "kernels": ".kernels",
     "logistic": ".logistic",
     "mlp": ".mlp",
+    "l1": ".l1",
     "overheads": ".overheads",
 }

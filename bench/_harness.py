@@ -41,6 +41,7 @@ PEERS = {
     "torch": ("torch", "SCE_BENCH_NO_TORCH", "sce[peers]"),
     "glum": ("glum", "SCE_BENCH_NO_GLUM", "sce[peers]"),
     "scikit-learn-intelex": ("sklearnex.linear_model", "SCE_BENCH_NO_SKLEARNEX", "sce[peers]"),
+    "skglm": ("skglm", "SCE_BENCH_NO_SKGLM", "sce[peers]"),
 }
 
 

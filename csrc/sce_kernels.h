@@ -105,7 +105,7 @@ int sce_logistic_sq_colsums(const sce_rows *X, sce_int K, const double *C, doubl
  * symmetric positive semi-definite row-major (m, m) H, by cyclic coordinate descent from the given z,
  * with Hz = H z kept up to date (pass it consistent with z).  Stops when no coordinate changed the
  * model by more than tol (the change of a coordinate step is H_jj delta^2) or after max_sweeps
- * sweeps; returns the number of sweeps. */
+ * sweeps; returns the number of sweeps, -1 when its scratch memory could not be allocated. */
 int sce_l1_quadratic_cd(sce_int m, const double *H, const double *g, const double *x, const double *w,
                         double *z, double *Hz, int max_sweeps, double tol);
 

@@ -328,6 +328,8 @@ def l1_quadratic_cd(const double[:, ::1] H, const double[::1] g, const double[::
         return 0
     with nogil:
         max_sweeps = sce_l1_quadratic_cd(m, &H[0, 0], &g[0], &x[0], &w[0], &z[0], &Hz[0], max_sweeps, tol)
+    if max_sweeps < 0:
+        raise MemoryError("a kernel could not allocate its scratch memory")
     return max_sweeps
 
 

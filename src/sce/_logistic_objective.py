@@ -275,8 +275,13 @@ class LogisticObjective:
         features (all classes) and the intercepts, the indices of those parameters in x).  Built
         from a copy of X's columns of those features; X itself when they are all of them."""
         features = np.asarray(features, dtype=np.intp)
+        n_coef = self.K * len(features)
+        index = np.concatenate([k * self.d + features for k in range(self.K)]
+                               + ([np.arange(self.n_coef, self.size)] if self.fit_intercept else []))
         if len(features) == self.d:
             return self.hess(curvature), np.arange(self.size)
+        if self.gram_is_cheap():  # one pass of the Gram kernel beats copying the columns out of X
+            return self.hess(curvature)[np.ix_(index, index)], index
         sub = RowBlock(self.X[:, features], self.block.targets, self.block.sample_weight)
         if self.sparse:
             sub = sub._replace(X=sub.X.tocsr())
@@ -285,9 +290,6 @@ class LogisticObjective:
             sub = sub._replace(X=np.ascontiguousarray(sub.X))
         H = block_hess(sub, curvature, self.fit_intercept, self.threads())
         self.n_passes += self.K * (self.K + 1) // 2
-        n_coef = self.K * len(features)
-        index = np.concatenate([k * self.d + features for k in range(self.K)]
-                               + ([np.arange(self.n_coef, self.size)] if self.fit_intercept else []))
         self._penalize_hessian(H, n_coef)
         return H, index
 
