@@ -60,14 +60,14 @@ def _objective(X, y, C, liblinear):
 
     def F(coef, intercept):
         coef = np.asarray(coef.toarray() if hasattr(coef, "toarray") else coef, dtype=np.float64)
-        x = np.concatenate([coef.ravel(), np.asarray(intercept, dtype=np.float64)])
+        x = np.concatenate([coef.ravel(), np.atleast_1d(np.asarray(intercept, dtype=np.float64))])
         return obj.loss_grad(x)[0] + float(obj.l1_weights @ np.abs(x))
     return F
 
 
 def _choose_C(X, y):
     """C whose L1 solution has 5-20 % non-zero coefficients (aiming at 10 %)."""
-    lo, hi = -4.0, 2.0
+    lo, hi = -4.0, 4.0
     for _ in range(20):
         mid = 0.5 * (lo + hi)
         m = sce.LogisticClassifier(C=10 ** mid, l1_ratio=1.0, tol=1e-6).fit(X, y)
