@@ -79,9 +79,13 @@ class _IterationCallbacks:
                                        reconstruction_attributes=self._attributes(x))
         self.task = self._begin(x)
 
-    def close(self):
+    def end_last(self):
+        """End the subtask begun after the last iteration, which did not run."""
         if self.active:
             self.task.call_on_fit_task_end(estimator=self.est)
+
+    def end_fit(self):
+        if self.active:
             self.root.call_on_fit_task_end(estimator=self.est, X=self.X, y=self.y, metadata=self.metadata,
                                            reconstruction_attributes={})
 
@@ -350,22 +354,23 @@ class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoef
                 x0[obj.n_coef:] = self.intercept_
         if solver != "proximal-newton":
             solver = self._choose_solver(solver, obj)
-        with running_fit(), callback_management_context(self):
+        with callback_management_context(self):
             iterations = _IterationCallbacks(self, obj, X, y, sample_weight, x0)
-            res = solve(solver, obj, x0, self.tol, self.max_iter, self.verbose,
-                        max_iter_message(self.solver, self.max_iter), iterations.end_and_begin)
-            iterations.close()
-
-        W, b = obj.unpack(res.x)
-        if obj.multinomial and self.fit_intercept:
-            b -= b.mean()  # the softmax leaves a common shift free; report the centred solution
-        if obj.multinomial and obj.l2_strength == 0 and obj.l1_weights is None:
-            W -= W.mean(axis=0)  # without penalty the same holds for the coefficients
-        self.coef_ = W
-        self.intercept_ = b if self.fit_intercept else np.zeros(obj.K, dtype=X.dtype)
-        self.n_iter_ = np.array([res.n_iter], dtype=np.int32)
-        self.solver_ = solver
-        self.objective_ = res.f
+            with running_fit():
+                res = solve(solver, obj, x0, self.tol, self.max_iter, self.verbose,
+                            max_iter_message(self.solver, self.max_iter), iterations.end_and_begin)
+            iterations.end_last()
+            W, b = obj.unpack(res.x)
+            if obj.multinomial and self.fit_intercept:
+                b -= b.mean()  # the softmax leaves a common shift free; report the centred solution
+            if obj.multinomial and obj.l2_strength == 0 and obj.l1_weights is None:
+                W -= W.mean(axis=0)  # without penalty the same holds for the coefficients
+            self.coef_ = W
+            self.intercept_ = b if self.fit_intercept else np.zeros(obj.K, dtype=X.dtype)
+            self.n_iter_ = np.array([res.n_iter], dtype=np.int32)
+            self.solver_ = solver
+            self.objective_ = res.f
+            iterations.end_fit()  # the fitted estimator itself is the fit task's result
         return self
 
     def predict_proba(self, X):
