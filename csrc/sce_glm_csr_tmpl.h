@@ -122,14 +122,78 @@ SCE_CLONES static int FI(sce_multinomial_hessp_csr_rows)(const void *vctx, sce_i
 
 /* Upper triangle of sum_i c_i x~_i x~_i^T, x~_i = [x_i, 1 (with an intercept)], into acc as a
  * row-major (dd, dd) matrix: sum over pairs of a row's non-zeros, so the cost is sum_i nnz_i^2. */
+/* The Gram matrix of the columns j with map[j] >= 0, at position map[j] (increasing with j), into
+ * acc (dd, dd).  A row's kept entries are gathered first, so that the pairs cost only what the kept
+ * columns hold; a row with more kept entries than the gather buffer pairs its entries in place. */
+#define SCE_GRAM_GATHER 512
+SCE_INLINE int FI(sce_gram_csr_mapped_rows)(const F(sce_glm_ctx) * c, sce_int r0, sce_int r1, double *acc,
+                                            const int64_t *map, sce_int d, sce_int dd)
+{
+    const ITYPE *idx = (const ITYPE *)c->indices, *ptr = (const ITYPE *)c->indptr;
+    sce_int pos[SCE_GRAM_GATHER];
+    double val[SCE_GRAM_GATHER];
+    for (sce_int i = r0; i < r1; i++) {
+        const double ci = (double)c->curvature[i];
+        if (ci == 0.0)
+            continue;
+        sce_int m = 0;
+        for (int64_t a = ptr[i]; a < ptr[i + 1] && m <= SCE_GRAM_GATHER; a++) {
+            const sce_int j = (sce_int)map[idx[a]];
+            if (j >= 0 && m < SCE_GRAM_GATHER) {
+                pos[m] = j;
+                val[m] = (double)c->data[a];
+            }
+            m += j >= 0;
+        }
+        if (m <= SCE_GRAM_GATHER) {
+            for (sce_int p = 0; p < m; p++) {
+                const double vp = ci * val[p];
+                double *row = acc + pos[p] * dd;
+                if (c->sorted_indices) { /* positions increase: the upper triangle is the rest */
+                    for (sce_int q = p; q < m; q++)
+                        row[pos[q]] += vp * val[q];
+                } else {
+                    for (sce_int q = 0; q < m; q++)
+                        if (pos[q] >= pos[p])
+                            row[pos[q]] += vp * val[q];
+                }
+                if (dd > d)
+                    row[d] += vp;
+            }
+        } else {
+            for (int64_t a = ptr[i]; a < ptr[i + 1]; a++) {
+                const sce_int ja = (sce_int)map[idx[a]];
+                if (ja < 0)
+                    continue;
+                const double va = ci * (double)c->data[a];
+                double *row = acc + ja * dd;
+                for (int64_t b = ptr[i]; b < ptr[i + 1]; b++) {
+                    const sce_int jb = (sce_int)map[idx[b]];
+                    if (jb >= ja)
+                        row[jb] += va * (double)c->data[b];
+                }
+                if (dd > d)
+                    row[d] += va;
+            }
+        }
+        if (dd > d)
+            acc[d * dd + d] += ci;
+    }
+    return SCE_OK;
+}
+#undef SCE_GRAM_GATHER
+
 SCE_CLONES static int FI(sce_gram_csr_rows)(const void *vctx, sce_int r0, sce_int r1, double *acc,
                                             double *loss_sum)
 {
     const F(sce_glm_ctx) *c = (const F(sce_glm_ctx) *)vctx;
     const ITYPE *idx = (const ITYPE *)c->indices, *ptr = (const ITYPE *)c->indptr;
-    const sce_int d = c->d, dd = d + (c->fit_intercept ? 1 : 0);
+    const int64_t *map = c->column_map;
+    const sce_int d = map ? c->n_columns : c->d, dd = d + (c->fit_intercept ? 1 : 0);
     const T *cw = c->curvature;
     (void)loss_sum;
+    if (map) /* the Gram matrix of some columns: entries of the others are skipped */
+        return FI(sce_gram_csr_mapped_rows)(c, r0, r1, acc, map, d, dd);
     for (sce_int i = r0; i < r1; i++) {
         const double ci = (double)cw[i];
         if (ci == 0.0)

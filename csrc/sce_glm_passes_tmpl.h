@@ -62,13 +62,15 @@ static int F(sce_logistic_hessp)(const sce_rows *X, sce_int K, const void *sw, c
 }
 
 static int F(sce_logistic_gram)(const sce_rows *X, const void *weights, int fit_intercept, int sorted_indices,
-                                double *out, int n_threads)
+                                const int64_t *column_map, sce_int n_columns, double *out, int n_threads)
 {
     F(sce_glm_ctx) c = F(sce_glm_context)(X, 1);
     c.curvature = (const T *)weights;
     c.fit_intercept = fit_intercept;
     c.sorted_indices = sorted_indices;
-    const sce_int dd = X->d + (fit_intercept ? 1 : 0);
+    c.column_map = column_map;
+    c.n_columns = n_columns;
+    const sce_int dd = (column_map ? n_columns : X->d) + (fit_intercept ? 1 : 0);
     const sce_rows_fn fn = F(sce_pick)(X, F(sce_gram_dense_rows), F(sce_gram_csr_rows_i32),
                                        F(sce_gram_csr_rows_i64));
     /* the upper triangle of the pairs of a row's entries; every pair for a CSR row not known sorted */

@@ -28,6 +28,8 @@ typedef struct {
     const double *C;              /* sq_colsums: row-major (n, K) weights */
     int sorted_indices;           /* CSR: column indices strictly increasing within each row */
     int fit_intercept;            /* Gram: append the column of ones */
+    const int64_t *column_map;    /* CSR Gram: position of each column in the matrix (-1: left out), or NULL */
+    sce_int n_columns;            /* CSR Gram with a column map: columns kept */
 } F(sce_glm_ctx);
 
 /* Rows per block: X_block of about SCE_GLM_BLOCK_BYTES stays in L2 between the two uses. */

@@ -102,13 +102,14 @@ int sce_logistic_hessp(const sce_rows *X, sce_int K, const void *sw, const void 
 }
 
 int sce_logistic_gram(const sce_rows *X, const void *weights, int fit_intercept, int sorted_indices,
-                      double *out, int n_threads)
+                      const int64_t *column_map, sce_int n_columns, double *out, int n_threads)
 {
-    if (sce_rows_invalid(X))
+    if (sce_rows_invalid(X) || (column_map != NULL && X->index_bytes == 0))
         return SCE_ERR_INVALID;
-    return X->dtype == SCE_F64
-               ? sce_logistic_gram_f64(X, weights, fit_intercept, sorted_indices, out, n_threads)
-               : sce_logistic_gram_f32(X, weights, fit_intercept, sorted_indices, out, n_threads);
+    return X->dtype == SCE_F64 ? sce_logistic_gram_f64(X, weights, fit_intercept, sorted_indices, column_map,
+                                                       n_columns, out, n_threads)
+                               : sce_logistic_gram_f32(X, weights, fit_intercept, sorted_indices, column_map,
+                                                       n_columns, out, n_threads);
 }
 
 int sce_logistic_sq_colsums(const sce_rows *X, sce_int K, const double *C, double *out, int n_threads)

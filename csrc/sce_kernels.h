@@ -93,9 +93,12 @@ int sce_logistic_hessp(const sce_rows *X, sce_int K, const void *sw, const void 
 
 /* sum_i w_i x~_i x~_i^T (x~ = [x, 1] with an intercept) into the full row-major (dd, dd) out,
  * dd = d + (fit_intercept ? 1 : 0); weights (n,) X dtype.  sorted_indices (CSR): the column
- * indices strictly increase within each row (no repeated index), which halves the work. */
+ * indices strictly increase within each row (no repeated index), which halves the work.
+ * column_map (CSR only; NULL: every column): for each of the d columns its position among the
+ * n_columns kept (-1: left out), increasing with the column; the matrix is then that of the kept
+ * columns, dd = n_columns + (fit_intercept ? 1 : 0). */
 int sce_logistic_gram(const sce_rows *X, const void *weights, int fit_intercept, int sorted_indices,
-                      double *out, int n_threads);
+                      const int64_t *column_map, sce_int n_columns, double *out, int n_threads);
 
 /* [sum_i C[i, k] x_ij^2 as (K, d), sum_i C[i, k] (K)] into out (K (d + 1) doubles) for the
  * row-major (n, K) weights C: the diagonal of the Hessian blocks. */

@@ -109,3 +109,30 @@ def test_coordinate_descent_rejects_mismatched_lengths():
     with pytest.raises(ValueError):
         _core.l1_quadratic_cd(np.eye(3), np.zeros(3), np.zeros(2), np.zeros(3), np.zeros(3), np.zeros(3),
                               10, 0.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("density, n_columns", [(0.2, 40), (0.9, 1200)])  # 0.9: rows beyond the gather buffer
+@pytest.mark.parametrize("canonical", [True, False])
+def test_gram_of_a_column_subset(dtype, index_dtype, density, n_columns, canonical):
+    rng = np.random.default_rng(n_columns)
+    X = sp.random(300, n_columns, density=density, format="csr", random_state=1, dtype=dtype)
+    X.indices, X.indptr = X.indices.astype(index_dtype), X.indptr.astype(index_dtype)
+    if not canonical:  # reversed rows: the kernel must not take the sorted path
+        for i in range(X.shape[0]):
+            lo, hi = X.indptr[i], X.indptr[i + 1]
+            X.indices[lo:hi], X.data[lo:hi] = X.indices[lo:hi][::-1].copy(), X.data[lo:hi][::-1].copy()
+        X.has_sorted_indices = False
+    w = rng.random(300).astype(dtype)
+    columns = np.sort(rng.choice(n_columns, min(n_columns, 700), replace=False))
+    Xd = X.toarray().astype(np.float64)[:, columns]
+    for fit_intercept in (True, False):
+        Xt = np.column_stack([Xd, np.ones(300)]) if fit_intercept else Xd
+        ref = Xt.T @ (Xt * w.astype(np.float64)[:, None])
+        G = np.zeros((len(columns) + fit_intercept,) * 2)
+        _core.logistic_gram(X, w, fit_intercept, G, 2, columns=columns)
+        rtol = 1e-12 if dtype == np.float64 else 1e-5
+        np.testing.assert_allclose(G, ref, rtol=rtol, atol=rtol * np.abs(ref).max())
+    with pytest.raises(ValueError):
+        _core.logistic_gram(X, w, False, G, 1, columns=columns[::-1])

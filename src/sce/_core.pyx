@@ -287,12 +287,24 @@ def logistic_hessp(X, sw, curvature, V, vb, out, int n_threads):
     _check(status)
 
 
-def logistic_gram(X, weights, bint fit_intercept, out, int n_threads):
+def logistic_gram(X, weights, bint fit_intercept, out, int n_threads, columns=None):
     """out (dd, dd) float64 = X~^T diag(weights) X~, X~ = [X, 1] with an intercept (dd = d + 1),
-    else X (dd = d)."""
+    else X (dd = d).  columns (CSR X only): increasing column indices whose Gram matrix to form
+    (dd = len(columns) + fit_intercept); None: all."""
     cdef sce_rows r
     dtype, keep = _rows(X, &r)
-    cdef sce_int n = r.n, dd = r.d + (1 if fit_intercept else 0)
+    cdef sce_int n = r.n, kept = r.d
+    cdef const int64_t *mp = NULL
+    if columns is not None:
+        columns = np.asarray(columns, dtype=np.int64)
+        if r.index_bytes == 0 or columns.ndim != 1 or (columns.size and (
+                columns[0] < 0 or columns[-1] >= r.d or np.any(np.diff(columns) <= 0))):
+            raise ValueError("columns must be increasing column indices of a CSR X")
+        kept = columns.size
+        column_map = np.full(r.d, -1, dtype=np.int64)
+        column_map[columns] = np.arange(kept)
+        mp = <const int64_t *>_buffer(column_map, "column map", _I64, (r.d,))
+    cdef sce_int dd = kept + (1 if fit_intercept else 0)
     # The kernel's faster path needs strictly increasing column indices: scipy's has_sorted_indices
     # also holds for rows with repeated indices, whose pairs that path would count once.
     cdef bint sorted_indices = r.index_bytes != 0 and bool(X.has_canonical_format)
@@ -300,7 +312,7 @@ def logistic_gram(X, weights, bint fit_intercept, out, int n_threads):
     cdef double *op = <double *>_buffer(out, "out", _F64, (dd, dd), True)
     cdef int status
     with nogil:
-        status = sce_logistic_gram(&r, wp, fit_intercept, sorted_indices, op, n_threads)
+        status = sce_logistic_gram(&r, wp, fit_intercept, sorted_indices, mp, kept, op, n_threads)
     _check(status)
 
 

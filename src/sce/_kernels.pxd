@@ -52,7 +52,7 @@ cdef extern from "sce_kernels.h" nogil:
     int sce_logistic_hessp(const sce_rows *X, sce_int K, const void *sw, const void *curvature, const void *V,
                            const void *vb, double *out, int n_threads)
     int sce_logistic_gram(const sce_rows *X, const void *weights, int fit_intercept, int sorted_indices,
-                          double *out, int n_threads)
+                          const int64_t *column_map, sce_int n_columns, double *out, int n_threads)
     int sce_logistic_sq_colsums(const sce_rows *X, sce_int K, const double *C, double *out, int n_threads)
     int sce_l1_quadratic_cd(sce_int m, const double *H, const double *g, const double *x, const double *w,
                             double *z, double *Hz, int max_sweeps, double tol)

@@ -106,22 +106,23 @@ def block_hess_diag(block, curvature, n_threads=1):
     return out
 
 
-def block_hess(block, curvature, fit_intercept, n_threads=1):
+def block_hess(block, curvature, fit_intercept, n_threads=1, columns=None):
     """The loss Hessian's sums over the block, ordered like the solvers' parameter vector: the
-    coefficients of all classes (K * d), then the intercepts (K) when fitted.
+    coefficients of all classes (K * d), then the intercepts (K) when fitted; with ``columns``
+    (increasing feature indices) only the coefficients of those features.
 
     Built from the weighted Gram matrices H[(k,:), (m,:)] = X~^T diag(c_km) X~ with X~ = [X, 1]
     (the column of ones only with an intercept)."""
     if curvature.ndim == 1:  # one Gram matrix, weighted by the curvature in X's dtype
-        return weighted_gram(block.X, curvature, fit_intercept, n_threads)
+        return weighted_gram(block.X, curvature, fit_intercept, n_threads, columns)
     K = curvature.shape[1]
-    d = block.X.shape[1]
+    d = block.X.shape[1] if columns is None else len(columns)
     dd = d + 1 if fit_intercept else d
     H = np.zeros((K * dd, K * dd))
     for k in range(K):
         for m in range(k, K):
             G = weighted_gram(block.X, class_curvature(block, curvature, k, m), fit_intercept,
-                              n_threads)
+                              n_threads, columns)
             H[k * dd:(k + 1) * dd, m * dd:(m + 1) * dd] = G
             if k != m:
                 H[m * dd:(m + 1) * dd, k * dd:(k + 1) * dd] = G.T
@@ -132,16 +133,19 @@ def block_hess(block, curvature, fit_intercept, n_threads=1):
     return H
 
 
-def weighted_gram(X, weights, fit_intercept, n_threads=1):
-    """X~^T diag(weights) X~ in float64 (X~ = [X, 1] with an intercept): one pass of the Gram kernel
-    for CSR X and for dense X up to GRAM_KERNEL_MAX_COLS columns; BLAS on float64 row blocks beyond,
-    where its blocked products win."""
-    n, d = X.shape
+def weighted_gram(X, weights, fit_intercept, n_threads=1, columns=None):
+    """X~^T diag(weights) X~ in float64 (X~ = [X, 1] with an intercept), of the given columns of X
+    (increasing; None: all): one pass of the Gram kernel for CSR X (which skips the other columns'
+    entries) and for dense X up to GRAM_KERNEL_MAX_COLS columns (a copy of the columns asked for);
+    BLAS on float64 row blocks beyond, where its blocked products win."""
+    if columns is not None and not sp.issparse(X):
+        X, columns = np.ascontiguousarray(X[:, columns]), None
+    n, d = X.shape[0], X.shape[1] if columns is None else len(columns)
     dd = d + 1 if fit_intercept else d
     G = np.zeros((dd, dd))
     if sp.issparse(X) or dd <= GRAM_KERNEL_MAX_COLS:
         _core.logistic_gram(X, np.ascontiguousarray(weights, dtype=X.dtype), fit_intercept, G,
-                            n_threads)
+                            n_threads, columns)
         return G
     c = np.asarray(weights, dtype=np.float64)
     step = max(1, (1 << 22) // max(d, 1))  # 32 MB of float64 per block of rows: no copy of X
@@ -272,23 +276,19 @@ class LogisticObjective:
 
     def hess_of(self, curvature, features):
         """(The Hessian at the curvature's point restricted to the coefficients of the given
-        features (all classes) and the intercepts, the indices of those parameters in x).  Built
-        from a copy of X's columns of those features; X itself when they are all of them."""
+        features (increasing; all classes) and the intercepts, the indices of those parameters in
+        x).  The Gram kernel forms it from X's entries in those columns (dense X: from a copy of
+        them), or the whole Hessian is cut down when forming it is as cheap."""
         features = np.asarray(features, dtype=np.intp)
         n_coef = self.K * len(features)
         index = np.concatenate([k * self.d + features for k in range(self.K)]
                                + ([np.arange(self.n_coef, self.size)] if self.fit_intercept else []))
         if len(features) == self.d:
             return self.hess(curvature), np.arange(self.size)
-        if self.gram_is_cheap():  # one pass of the Gram kernel beats copying the columns out of X
+        # the whole Hessian, cut down, when forming it is cheap anyway and the columns are many
+        if self.gram_is_cheap() and (not self.sparse or 2 * len(features) > self.d):
             return self.hess(curvature)[np.ix_(index, index)], index
-        sub = RowBlock(self.X[:, features], self.block.targets, self.block.sample_weight)
-        if self.sparse:
-            sub = sub._replace(X=sub.X.tocsr())
-            sub.X.sort_indices()
-        else:
-            sub = sub._replace(X=np.ascontiguousarray(sub.X))
-        H = block_hess(sub, curvature, self.fit_intercept, self.threads())
+        H = block_hess(self.block, curvature, self.fit_intercept, self.threads(), features)
         self.n_passes += self.K * (self.K + 1) // 2
         self._penalize_hessian(H, n_coef)
         return H, index
