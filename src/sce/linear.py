@@ -199,7 +199,8 @@ class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoef
         Number of solver iterations taken (Newton steps or L-BFGS iterations); 0 with
         ``max_iter=0``.
     solver_ : str
-        The solver that ran: the choice of ``solver="auto"``, or ``solver`` itself.
+        The solver that ran: "proximal-newton" with an L1 term; else the choice of
+        ``solver="auto"`` (also for "liblinear", "sag" and "saga"), or ``solver`` itself.
     objective_ : float
         The objective above at the returned coefficients (the plain weighted loss sum when
         ``C=np.inf``), evaluated in float64 on X's values.
