@@ -37,3 +37,19 @@ def test_no_callbacks_no_context():
     X, y = make_classification(200, 5, random_state=0)
     m = LogisticClassifier().fit(X, y)
     assert not hasattr(m, "_callback_fit_ctx") and not hasattr(m, "_skl_callbacks")
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_mlp_scoring_monitor_sees_every_epoch(solver):
+    from sce import SigmoidMLPClassifier
+
+    X, y = make_classification(300, 10, n_informative=5, n_classes=3, random_state=0)
+    monitor = ScoringMonitor(scoring="accuracy")
+    m = SigmoidMLPClassifier((8,), solver=solver, max_iter=15, random_state=0)
+    with pytest.warns(Warning):  # 15 epochs / iterations do not converge
+        m.set_callbacks(monitor).fit(X, y)
+    rows = monitor.get_logs().data
+    epochs = [r for r in rows if r["task_name"] == "epoch"]
+    assert len(epochs) == m.n_iter_ and len([r for r in rows if r["task_name"] == "fit"]) == 1
+    fit_score = [r for r in rows if r["task_name"] == "fit"][0]["accuracy"]
+    assert fit_score == pytest.approx(m.score(X, y))

@@ -83,6 +83,12 @@ class MLPObjective:
         intercepts = [params[s:e] for s, e in self._bounds[L:]]
         return coefs, intercepts
 
+    def fitted_attributes(self, params):
+        """{"coefs_": ..., "intercepts_": ...} of a copy of ``params`` in the objective's dtype (what
+        scikit-learn's callbacks rebuild a fitted estimator from)."""
+        coefs, intercepts = self.unpack(np.array(params, dtype=self.dtype))
+        return {"coefs_": coefs, "intercepts_": intercepts}
+
     def pack(self, coefs, intercepts):
         """A new flat parameter vector (the objective's dtype) holding ``coefs`` and ``intercepts``."""
         params = np.empty(self.n_params, dtype=self.dtype)

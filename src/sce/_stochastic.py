@@ -222,7 +222,7 @@ def _record_score(progress, score, params, tol, verbose):
 
 
 def train_epochs(obj, params, X, target, sw, progress, rng, *, batch_size, max_iter, tol,
-                 n_iter_no_change, shuffle, verbose, incremental=False, score=None):
+                 n_iter_no_change, shuffle, verbose, incremental=False, score=None, on_epoch=None):
     """Train params (flat, updated in place) by epochs of minibatch steps, as scikit-learn's MLP.
 
     Up to max_iter epochs (one when ``incremental``: a partial_fit call), each over the rows in a
@@ -230,8 +230,9 @@ def train_epochs(obj, params, X, target, sw, progress, rng, *, batch_size, max_i
     callable params -> validation score, for early stopping) the score, is compared with the best
     so far: after more than ``n_iter_no_change`` consecutive epochs without an improvement by tol
     the optimizer stops training (or, SGD's "adaptive" schedule, divides its step).  With
-    ``score`` training ends on the parameters of the best score.  Returns (progress, EpochsRun);
-    ``progress`` is the one given, updated.
+    ``score`` training ends on the parameters of the best score.  ``on_epoch(params)``, when given,
+    is called after each epoch.  Returns (progress, EpochsRun); ``progress`` is the one given,
+    updated.
     """
     n = X.shape[0]
     grad = np.empty_like(params)
@@ -252,6 +253,8 @@ def train_epochs(obj, params, X, target, sw, progress, rng, *, batch_size, max_i
         progress.loss_curve.append(loss)
         if verbose:
             print(f"Iteration {n_iter}, loss = {loss:.8f}")
+        if on_epoch is not None:
+            on_epoch(params)
         if score is None:
             _record_loss(progress, loss, tol)
         else:
@@ -272,10 +275,11 @@ def train_epochs(obj, params, X, target, sw, progress, rng, *, batch_size, max_i
     return progress, EpochsRun(n_iter, loss, max_iter_reached)
 
 
-def full_batch_lbfgs(obj, params, X, target, sw, gtol, max_iter, max_fun, verbose=0):
+def full_batch_lbfgs(obj, params, X, target, sw, gtol, max_iter, max_fun, verbose=0, on_iteration=None):
     """scipy's L-BFGS-B on the whole-data objective (data term + penalty) of the MLP, with
-    scikit-learn's MLP options (gtol, maxiter, maxfun); params is updated in place.  Returns
-    scipy's OptimizeResult."""
+    scikit-learn's MLP options (gtol, maxiter, maxfun); params is updated in place;
+    ``on_iteration(x)``, when given, is called after each iteration.  Returns scipy's
+    OptimizeResult."""
     grad = np.empty_like(params)
 
     def fun(x):
@@ -283,11 +287,14 @@ def full_batch_lbfgs(obj, params, X, target, sw, gtol, max_iter, max_fun, verbos
         return f, g.astype(np.float64)
 
     def report(intermediate_result):
-        print(f"lbfgs iteration, loss = {intermediate_result.fun:.8f}")
+        if verbose:
+            print(f"lbfgs iteration, loss = {intermediate_result.fun:.8f}")
+        if on_iteration is not None:
+            on_iteration(intermediate_result.x)
 
     res = scipy.optimize.minimize(
         fun, params.astype(np.float64), jac=True, method="L-BFGS-B",
-        callback=report if verbose else None,
+        callback=report if verbose or on_iteration is not None else None,
         options={"maxfun": max_fun, "maxiter": max_iter, "gtol": gtol},
     )
     params[...] = res.x

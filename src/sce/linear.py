@@ -15,6 +15,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _functional
+from ._callbacks import FitCallbacks
 from ._convex_solvers import solve
 from ._fit_state import restore_state_on_error
 from ._logistic_objective import LogisticObjective
@@ -45,49 +46,6 @@ def _encode_labels(y):
     le = LabelEncoder()
     y_enc = le.fit_transform(y)
     return le.classes_, y_enc
-
-
-class _IterationCallbacks:
-    """scikit-learn's callbacks (``set_callbacks``) around a fit: the fit is a task whose subtasks
-    are the solver's iterations, each begun with the parameters it starts from and ended with those
-    it reached; the last one begun is ended empty when the solver stops.  Nothing is done without
-    callbacks."""
-
-    def __init__(self, est, obj, X, y, sample_weight, x0):
-        self.active = bool(getattr(est, "_skl_callbacks", None))
-        if not self.active:
-            self.end_and_begin = None
-            return
-        self.est, self.obj, self.X, self.y = est, obj, X, y
-        self.metadata = {"sample_weight": sample_weight}
-        self.root = est._init_callback_context(max_subtasks=max(est.max_iter, 1) + 1)
-        self.root.call_on_fit_task_begin(estimator=est, X=X, y=y, metadata=self.metadata)
-        self.task = self._begin(x0)
-
-    def _attributes(self, x):
-        W, b = self.obj.unpack(np.array(x))  # a copy: scipy's L-BFGS-B reuses x's buffer
-        return {"coef_": W, "intercept_": b if self.obj.fit_intercept else np.zeros_like(b)}
-
-    def _begin(self, x):
-        task = self.root.subcontext(task_name="newton-iter")
-        task.call_on_fit_task_begin(estimator=self.est, X=self.X, y=self.y, metadata=self.metadata,
-                                    reconstruction_attributes=self._attributes(x))
-        return task
-
-    def end_and_begin(self, x):
-        self.task.call_on_fit_task_end(estimator=self.est, X=self.X, y=self.y, metadata=self.metadata,
-                                       reconstruction_attributes=self._attributes(x))
-        self.task = self._begin(x)
-
-    def end_last(self):
-        """End the subtask begun after the last iteration, which did not run."""
-        if self.active:
-            self.task.call_on_fit_task_end(estimator=self.est)
-
-    def end_fit(self):
-        if self.active:
-            self.root.call_on_fit_task_end(estimator=self.est, X=self.X, y=self.y, metadata=self.metadata,
-                                           reconstruction_attributes={})
 
 
 class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoefMixin, ClassifierMixin,
@@ -356,10 +314,14 @@ class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoef
         if solver != "proximal-newton":
             solver = self._choose_solver(solver, obj)
         with callback_management_context(self):
-            iterations = _IterationCallbacks(self, obj, X, y, sample_weight, x0)
+            def attributes(x):  # a copy: scipy's L-BFGS-B reuses x's buffer
+                W, b = obj.unpack(np.array(x))
+                return {"coef_": W, "intercept_": b if obj.fit_intercept else np.zeros_like(b)}
+            iterations = FitCallbacks(self, X, y, sample_weight, attributes, "newton-iter",
+                                      max(self.max_iter, 1) + 1, x0)
             with running_fit():
                 res = solve(solver, obj, x0, self.tol, self.max_iter, self.verbose,
-                            max_iter_message(self.solver, self.max_iter), iterations.end_and_begin)
+                            max_iter_message(self.solver, self.max_iter), iterations.step)
             iterations.end_last()
             W, b = obj.unpack(res.x)
             if obj.multinomial and self.fit_intercept:

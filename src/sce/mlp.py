@@ -5,6 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.callback._callback_support import CallbackSupportMixin, callback_management_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
@@ -15,6 +16,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from . import _stochastic
+from ._callbacks import FitCallbacks
 from ._fit_state import restore_state_on_error
 from ._network import MLPObjective, initial_weights
 from ._sparse import check_before_conversion, check_csr
@@ -25,12 +27,11 @@ _AT_LEAST_1 = Interval(Integral, 1, None, closed="left")
 _NON_NEGATIVE = Interval(Real, 0, None, closed="left")
 _POSITIVE = Interval(Real, 0, None, closed="neither")
 _FRACTION = Interval(Real, 0, 1, closed="left")
-# Warnings raised while training name the line that called fit / partial_fit, four calls above
-# (_fit_lbfgs or _fit_stochastic <- _fit <- its restore_state_on_error wrapper <- fit / partial_fit).
+# Training's warnings name the caller of fit / partial_fit (via _fit, restore_state_on_error, fit).
 _CALLER = 5
 
 
-class SigmoidMLPClassifier(_stochastic.ProgressAttributes, ClassifierMixin, BaseEstimator):
+class SigmoidMLPClassifier(CallbackSupportMixin, _stochastic.ProgressAttributes, ClassifierMixin, BaseEstimator):
     """Multilayer perceptron classifier with sigmoid hidden layers.
 
     A drop-in for ``sklearn.neural_network.MLPClassifier(activation="logistic")``: the same parameters,
@@ -241,8 +242,6 @@ class SigmoidMLPClassifier(_stochastic.ProgressAttributes, ClassifierMixin, Base
         tags.classifier_tags.multi_label = True
         return tags
 
-    # ---- fitting ---------------------------------------------------------------------------------
-
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X, y.
 
@@ -367,13 +366,16 @@ class SigmoidMLPClassifier(_stochastic.ProgressAttributes, ClassifierMixin, Base
         obj = MLPObjective(layer_units, self.out_activation_, self.alpha, X.dtype, self.n_threads)
         params = obj.pack(self.coefs_, self.intercepts_)
         self.coefs_, self.intercepts_ = obj.unpack(params)  # views: they follow the training
-        if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(obj, params, X, Y, sw, incremental, rng)
-        else:
-            self._fit_lbfgs(obj, params, X, Y, sw)
-        if not np.isfinite(params).all():
-            raise ValueError("Solver produced non-finite parameter weights. The input data may "
-                             "contain large values and need to be preprocessed.")
+        with callback_management_context(self):  # epochs (L-BFGS iterations) are the fit's subtasks
+            callbacks = FitCallbacks(self, X, y, sample_weight, obj.fitted_attributes, "epoch",
+                                     max(self.max_iter, 1) + 1, params)
+            fit = self._fit_stochastic if self.solver in _STOCHASTIC_SOLVERS else self._fit_lbfgs
+            fit(obj, params, X, Y, sw, incremental, rng, callbacks.step)
+            callbacks.end_last()
+            if not np.isfinite(params).all():
+                raise ValueError("Solver produced non-finite parameter weights. The input data may "
+                                 "contain large values and need to be preprocessed.")
+            callbacks.end_fit()
         return self
 
     def _initialize(self, Y, layer_units, dtype, rng):
@@ -384,16 +386,16 @@ class SigmoidMLPClassifier(_stochastic.ProgressAttributes, ClassifierMixin, Base
         if self.solver in _STOCHASTIC_SOLVERS:
             self._progress = Progress.start(scored=self.early_stopping)
 
-    def _fit_lbfgs(self, obj, params, X, Y, sw):
+    def _fit_lbfgs(self, obj, params, X, Y, sw, incremental, rng, on_iteration):
         res = full_batch_lbfgs(obj, params, X, obj.targets(Y), sw, self.tol, self.max_iter,
-                               self.max_fun, self.verbose)
+                               self.max_fun, self.verbose, on_iteration)
         if res.status != 0:
             warnings.warn(f"lbfgs failed to converge after {res.nit} iteration(s) "
                           f"(status={res.status}): {res.message}. Increase max_iter (or max_fun) "
                           "or scale the data.", ConvergenceWarning, stacklevel=_CALLER)
         self.n_iter_, self.loss_ = max(int(res.nit), 1), float(res.fun)
 
-    def _fit_stochastic(self, obj, params, X, Y, sw, incremental, rng):
+    def _fit_stochastic(self, obj, params, X, Y, sw, incremental, rng, on_epoch):
         progress = self._progress
         if not incremental or progress.optimizer is None:
             progress.optimizer = new_optimizer(self.solver, obj.n_params, obj.dtype, self.get_params())
@@ -414,7 +416,7 @@ class SigmoidMLPClassifier(_stochastic.ProgressAttributes, ClassifierMixin, Base
         self._progress, run = train_epochs(
             obj, params, X, obj.targets(Y), sw, progress, rng, batch_size=batch_size,
             max_iter=self.max_iter, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
-            shuffle=self.shuffle, verbose=self.verbose, incremental=incremental, score=score)
+            shuffle=self.shuffle, verbose=self.verbose, incremental=incremental, score=score, on_epoch=on_epoch)
         self.n_iter_, self.loss_, self.t_ = run.n_iter, run.loss, progress.t
         self.loss_curve_, self.best_loss_, self.validation_scores_, self.best_validation_score_ = (
             progress.loss_curve, progress.best_loss, progress.validation_scores, progress.best_validation_score)
@@ -422,8 +424,6 @@ class SigmoidMLPClassifier(_stochastic.ProgressAttributes, ClassifierMixin, Base
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
                           "the optimization hasn't converged yet.", ConvergenceWarning,
                           stacklevel=_CALLER)
-
-    # ---- prediction ------------------------------------------------------------------------------
 
     def _decision(self, X):
         """Output logits of the validated X."""
@@ -438,8 +438,7 @@ class SigmoidMLPClassifier(_stochastic.ProgressAttributes, ClassifierMixin, Base
     def _network(self):
         """The fitted network's objective (for its forward pass and output probabilities)."""
         units = [self.n_features_in_] + [b.shape[0] for b in self.intercepts_]
-        return MLPObjective(units, self.out_activation_, self.alpha, self.coefs_[0].dtype,
-                            self.n_threads)
+        return MLPObjective(units, self.out_activation_, self.alpha, self.coefs_[0].dtype, self.n_threads)
 
     def _labels(self, z):
         """Class labels (or the indicator matrix of multilabel y) of the output logits z."""
