@@ -1,13 +1,16 @@
 """The logistic-regression objective over the whole data, as the solvers see it.
 
     f(W, b) = loss_scale * sum_i s_i l(x_i W^T + b, y_i) + l2_strength / 2 * ||W||_F^2
+              + intercept_l2 / 2 * ||b||^2          (+ sum_j l1_weights_j |x_j|, the L1 part)
 
-is scikit-learn's LogisticRegression objective: loss_scale = C and l2_strength = 1, or for C = inf
-(no penalty) loss_scale = 1 and l2_strength = 0; l is the binary cross-entropy with logits (one
-coefficient row) or the softmax cross-entropy (K rows); b is not penalized.  The solvers see a flat
-float64 vector x = [W.ravel(), b] (b present only with an intercept).  Every value is a sum of the
-per-block evaluations below over the rows (here one block, split among the kernel's threads),
-scaled and penalized.  Nothing is kept between calls: ``evaluate`` returns the curvature at its
+is scikit-learn's LogisticRegression objective: by default loss_scale = C, l2_strength = 1 and no
+other term, or for C = inf (no penalty) loss_scale = 1 and l2_strength = 0; elastic-net and
+liblinear's penalized intercept set the others (sce._logistic_params).  l is the binary
+cross-entropy with logits (one coefficient row) or the softmax cross-entropy (K rows).  The L1 part
+is not smooth: ``evaluate`` and the Hessians cover f, and the proximal Newton solver the rest.  The
+solvers see a flat float64 vector x = [W.ravel(), b] (b present only with an intercept).  Every value
+is a sum of the per-block evaluations below over the rows (here one block, split among the kernel's
+threads), scaled and penalized.  Nothing is kept between calls: ``evaluate`` returns the curvature at its
 point, and the Hessian products take it as an argument.
 
 Per-block evaluations.  A block is a range of rows: X (a C-contiguous float32/float64 array or a CSR
@@ -280,11 +283,11 @@ class LogisticObjective:
         x).  The Gram kernel forms it from X's entries in those columns (dense X: from a copy of
         them), or the whole Hessian is cut down when forming it is as cheap."""
         features = np.asarray(features, dtype=np.intp)
+        if len(features) == self.d:
+            return self.hess(curvature), np.arange(self.size)
         n_coef = self.K * len(features)
         index = np.concatenate([k * self.d + features for k in range(self.K)]
                                + ([np.arange(self.n_coef, self.size)] if self.fit_intercept else []))
-        if len(features) == self.d:
-            return self.hess(curvature), np.arange(self.size)
         # the whole Hessian, cut down, when forming it is cheap anyway and the columns are many
         if self.gram_is_cheap() and (not self.sparse or 2 * len(features) > self.d):
             return self.hess(curvature)[np.ix_(index, index)], index
