@@ -25,6 +25,7 @@ sum_i R_i (K)], R being the weighted residuals.  The curvature is, in X's dtype,
 (1 - sigma_i) of shape (n,) for K == 1 and the probabilities p_ik of shape (n, K) for K >= 2 (the
 Hessian weights s_i p_ik (delta_km - p_im) follow from them and the block's sample weights).
 """
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -174,7 +175,9 @@ class LogisticObjective:
     (None without one), which the proximal Newton solver handles.  ``penalty`` (a
     sce._logistic_params.Penalty), when given, replaces the L2 objective of C."""
 
-    def __init__(self, X, y, sample_weight, C, fit_intercept, n_classes, n_threads, penalty=None):
+    def __init__(self, X, y, sample_weight, C, fit_intercept, n_classes, n_threads, penalty=None,
+                 subsamples=None):
+        self.subsamples = subsamples if subsamples is not None else SharedSubsamples()
         self.block = make_block(X, y, sample_weight, n_classes)
         self.sparse = sp.issparse(X)
         self.dtype = X.dtype
@@ -351,11 +354,12 @@ class RowSubsample:
     for ``objective.hessp``."""
 
     def __init__(self, full, rows, scale):
-        X = full.X[rows] if full.sparse else np.ascontiguousarray(full.X[rows])
+        X = full.subsamples.rows(full.X, rows)
         block = full.block
         sw = block.sample_weight[rows] * full.dtype.type(scale)
         self.objective = LogisticObjective(X, block.targets[rows], sw, 1.0, full.fit_intercept,
-                                           full.K if full.multinomial else 2, full.n_threads)
+                                           full.K if full.multinomial else 2, full.n_threads,
+                                           subsamples=full.subsamples)
         self.objective.loss_scale, self.objective.l2_strength = full.loss_scale, full.l2_strength
         self.objective.intercept_l2 = full.intercept_l2
         self.rows, self.scale = rows, scale
@@ -365,3 +369,25 @@ class RowSubsample:
             return np.ascontiguousarray(full_curvature[self.rows])
         # s_i sigma_i (1 - sigma_i) with the scaled weight
         return full_curvature[self.rows] * full_curvature.dtype.type(self.scale)
+
+
+class SharedSubsamples:
+    """Copies of row subsets of one X, made once and shared by the objectives given this object
+    (the folds and path points of a cross-validation, which differ only in their weights)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._copies = {}
+
+    def rows(self, X, rows):
+        """X[rows] for a slice of rows, C-contiguous."""
+        key = (id(X), rows.start, rows.stop, rows.step)
+        with self._lock:
+            if key not in self._copies:
+                self._copies[key] = X[rows] if sp.issparse(X) else np.ascontiguousarray(X[rows])
+            return self._copies[key]
+
+    def clear(self):
+        """Drop the copies (they are made again when asked for)."""
+        with self._lock:
+            self._copies.clear()
