@@ -11,5 +11,6 @@ SUITES = {
     "logistic": ".logistic",
     "mlp": ".mlp",
     "l1": ".l1",
+    "cv": ".cv",
     "overheads": ".overheads",
 }

@@ -177,3 +177,26 @@ def test_bad_input_raises_scikit_learns_errors():
         LogisticClassifierCV(l1_ratios=(0,), **NEW).fit(Xn, y)
     with pytest.warns(FutureWarning, match="l1_ratios will change"):
         LogisticClassifierCV(Cs=2, scoring="accuracy", use_legacy_attributes=False).fit(X, y)
+
+
+@pytest.mark.parametrize("name", [None, "accuracy", "neg_log_loss"])
+@pytest.mark.parametrize("loader", [load_breast_cancer, load_iris])
+def test_builtin_scores_equal_scikit_learns_scorers(name, loader):
+    """The built-in scorers, computed for a whole path at once, give the scorers' values (here for
+    nearly separated classes too, where probabilities saturate)."""
+    from sklearn.metrics import get_scorer
+
+    from sce.linear_cv import _builtin_scores
+
+    X, y = _scaled(loader)
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    test = np.arange(0, len(y), 3)
+    models = [LogisticClassifier(C=C).fit(X, y) for C in (1e-3, 1.0, 1e4)]
+    ours = _builtin_scores(name, X[test], np.searchsorted(models[0].classes_, y[test]), sw[test],
+                           [(m.coef_, m.intercept_) for m in models])
+    for m, value in zip(models, ours):
+        if name is None:
+            expected = m.score(X[test], y[test], sample_weight=sw[test])
+        else:
+            expected = get_scorer(name)(m, X[test], y[test], sample_weight=sw[test])
+        assert value == pytest.approx(expected, rel=1e-12, abs=1e-15)

@@ -54,7 +54,7 @@ class _Monitor:
 
     def __init__(self, obj, x0, f0, g0, verbose, name, on_iteration=None):
         if np.any(x0 != 0):
-            f_zero, g_zero = obj.loss_grad(np.zeros_like(x0))
+            f_zero, g_zero = obj.loss_grad_at_zero()
         else:
             f_zero, g_zero = f0, g0
         self.g_ref = float(np.max(np.abs(g_zero))) if g_zero.size else 0.0

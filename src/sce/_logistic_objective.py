@@ -176,7 +176,8 @@ class LogisticObjective:
     sce._logistic_params.Penalty), when given, replaces the L2 objective of C."""
 
     def __init__(self, X, y, sample_weight, C, fit_intercept, n_classes, n_threads, penalty=None,
-                 subsamples=None):
+                 subsamples=None, sums_at_zero=None):
+        self.sums_at_zero = sums_at_zero  # (loss, gradient sums) at 0 of this data, when known
         self.subsamples = subsamples if subsamples is not None else SharedSubsamples()
         self.block = make_block(X, y, sample_weight, n_classes)
         self.sparse = sp.issparse(X)
@@ -255,6 +256,23 @@ class LogisticObjective:
         """(f(x), its gradient)."""
         f, grad, _ = self.evaluate(x)
         return f, grad
+
+    def loss_grad_at_zero(self):
+        """(f(0), its gradient): from ``sums_at_zero`` when given (they do not depend on the
+        penalty: the objectives of a path share them), else by an evaluation."""
+        if self.sums_at_zero is None:
+            return self.loss_grad(np.zeros(self.size))
+        loss, sums = self.sums_at_zero
+        zero = np.zeros(self.size)
+        return self.loss_scale * loss, self._scaled(sums, zero[: self.n_coef], zero[self.n_coef:])
+
+    def block_sums_at_zero(self):
+        """The unscaled (loss, gradient sums) at 0, for ``sums_at_zero`` of objectives over the
+        same rows and weights."""
+        W, b = self.unpack(np.zeros(self.size))
+        loss, sums, _ = block_evaluate(self.block, W, b, self.threads())
+        self.n_passes += 1
+        return loss, sums
 
     def hessp(self, curvature, v):
         """The Hessian at the curvature's point times v."""

@@ -37,12 +37,13 @@ class PathProblem(NamedTuple):
     subsamples: SharedSubsamples
 
 
-def objective(problem, C, l1_ratio, sample_weight=None):
+def objective(problem, C, l1_ratio, sample_weight=None, sums_at_zero=None):
     """The objective at (C, l1_ratio), over the rows weighted by sample_weight (default: all)."""
     penalty = penalty_of(C, l1_ratio, problem.solver, problem.fit_intercept, problem.intercept_scaling)
     sw = problem.sample_weight if sample_weight is None else sample_weight
     return LogisticObjective(problem.X, problem.targets, sw, C, problem.fit_intercept, problem.n_classes,
-                             problem.n_threads, penalty, subsamples=problem.subsamples)
+                             problem.n_threads, penalty, subsamples=problem.subsamples,
+                             sums_at_zero=sums_at_zero)
 
 
 def fit_point(problem, obj, x0, choose_solver, on_iteration=None):
@@ -62,10 +63,13 @@ def fit_path(problem, train_weights, Cs, l1_ratio, choose_solver, stop, on_point
     when ``stop`` is set."""
     order = np.argsort(Cs, kind="stable")
     x, solutions, n_iter = None, [None] * len(Cs), np.zeros(len(Cs), dtype=np.int32)
+    at_zero = None
     for i in order:
         if stop.is_set():
             return None
-        obj = objective(problem, Cs[i], l1_ratio, train_weights)
+        obj = objective(problem, Cs[i], l1_ratio, train_weights, at_zero)
+        if at_zero is None:  # the first fit starts at 0 and evaluates there; the next ones reuse it
+            obj.sums_at_zero = at_zero = obj.block_sums_at_zero()
         res = fit_point(problem, obj, np.zeros(obj.size) if x is None else x, choose_solver)
         x = res.x
         solutions[i], n_iter[i] = x, res.n_iter

@@ -6,6 +6,7 @@ import warnings
 from numbers import Integral, Number
 
 import numpy as np
+import scipy.special
 from sklearn.callback._callback_support import callback_management_context
 from sklearn.linear_model._logistic import _check_solver
 from sklearn.metrics import get_scorer, get_scorer_names, make_scorer
@@ -13,6 +14,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils import metadata_routing
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -23,6 +25,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import _check_method_params
 
+from . import _functional
 from ._cv_attributes import fitted_path_attributes
 from ._logistic_objective import SharedSubsamples
 from ._logistic_path import PathProblem, fit_path, fit_point, objective, run_paths
@@ -318,19 +321,23 @@ class LogisticClassifierCV(LogisticClassifier):
     def _path_scores(self, X, y, sample_weight, test, path, Cs, scorer, score_params, problem):
         """The held-out score of every point of one path."""
         X_test, y_test = X[test], y[test]
+        obj = objective(problem, 1.0, 0.0)
+        points = [obj.unpack(x) for x in path]
+        if not self.fit_intercept:
+            points = [(W, np.zeros_like(b)) for W, b in points]
+        if scorer in _BUILTIN and set(score_params) <= {"sample_weight"}:
+            sw = score_params.get("sample_weight", sample_weight if scorer is None else None)
+            sw = None if sw is None else np.asarray(sw)[test]
+            return _builtin_scores(scorer, X_test, np.searchsorted(self.classes_, y_test), sw, points)
         if scorer is None:
             sw_test = None if sample_weight is None else np.asarray(sample_weight)[test]
         else:
             score_params = _check_method_params(X, params=score_params, indices=test)
         est = LogisticClassifier()
         est.classes_, est.n_features_in_ = self.classes_, X.shape[1]
-        obj = objective(problem, 1.0, 0.0)
         scores = []
-        for x, C in zip(path, Cs):
-            est.C = C
-            est.coef_, est.intercept_ = obj.unpack(x)
-            if not self.fit_intercept:
-                est.intercept_ = np.zeros_like(est.intercept_)
+        for (W, b), C in zip(points, Cs):
+            est.C, est.coef_, est.intercept_ = C, W, b
             scores.append(est.score(X_test, y_test, sample_weight=sw_test) if scorer is None
                           else scorer(est, X_test, y_test, **score_params))
         return scores
@@ -374,11 +381,42 @@ class LogisticClassifierCV(LogisticClassifier):
         return get_scorer("accuracy" if self.scoring in ("warn", None) else self.scoring)
 
 
+_BUILTIN = (None, "accuracy", "neg_log_loss")
+
+
+def _builtin_scores(name, X_test, y_index, sw, points):
+    """The scores that scikit-learn's scorer ``name`` (None: the estimator's accuracy) gives the
+    models (W, b) on the held-out rows, for all of them from one product with X_test: accuracy, or
+    minus the mean log-loss of the probabilities clipped to [eps, 1 - eps] of their dtype (binary:
+    the scorer's 1 - p for the negative class, not the more accurate sigmoid(-z))."""
+    K, d = points[0][0].shape
+    W = np.concatenate([W for W, _ in points])
+    scores = safe_sparse_dot(X_test, W.T, dense_output=True) + np.concatenate([b for _, b in points])
+    out = []
+    for c in range(len(points)):
+        z = scores[:, c * K:(c + 1) * K]
+        if name in (None, "accuracy"):
+            predicted = (z[:, 0] > 0).astype(np.intp) if K == 1 else z.argmax(axis=1)
+            out.append(float(np.average(predicted == y_index, weights=sw)))
+            continue
+        if K == 1:  # the scorer takes the positive class's column and 1 minus it for the other
+            p1 = _functional.sigmoid(z[:, 0])
+            proba = np.column_stack([1 - p1, p1])
+        else:
+            proba = scipy.special.softmax(z, axis=1)
+        eps = np.finfo(proba.dtype).eps
+        p = np.clip(proba[np.arange(len(y_index)), y_index], eps, 1 - eps)
+        out.append(float(np.average(np.log(p), weights=sw)))
+    return out
+
+
 def _fold_scorer(scoring, classes):
     """The scorer of the held-out rows (None: the estimator's accuracy); scorers whose metric takes
-    ``labels`` get all classes, since a fold may miss some (and ``pos_label`` the positive one)."""
-    if scoring is None:
-        return None
+    ``labels`` get all classes, since a fold may miss some (and ``pos_label`` the positive one).
+    scikit-learn's accuracy and neg_log_loss, named as strings, are computed here (_builtin_scores),
+    with the same values and without the per-model overhead of the scorer's checks."""
+    if scoring in _BUILTIN:
+        return scoring
     scorer = get_scorer(scoring)
     func = getattr(scorer, "_score_func", None)
     parameters = inspect.signature(func).parameters if func is not None else {}

@@ -6,6 +6,8 @@ EXCLUDED = {
                                           "passes its own private arguments to the estimator",
     "test_newton_cholesky_fallback_to_lbfgs": "checks scikit-learn's own fallback from newton-cholesky "
                                               "to lbfgs and the iteration count of that fallback",
+    "test_lr_cv_scores_differ_when_sample_weight_is_requested": "the same TypeError and text, but the "
+        "message names the class (LogisticClassifierCV.score instead of LogisticRegressionCV.score)",
     # liblinear's, sag's and saga's own limits, which sce does not share
     "test_large_sparse_matrix": "scikit-learn's liblinear, sag and saga reject CSR with int64 indices; "
                                 "sce fits it whatever the solver name",
