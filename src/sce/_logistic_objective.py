@@ -11,8 +11,9 @@ is not smooth: ``evaluate`` and the Hessians cover f, and the proximal Newton so
 solvers see a flat float64 vector x = [W.ravel(), b] (b present only with an intercept).  Every value
 is a sum of the per-block evaluations below over the rows, scaled and penalized: the sums come from
 LocalSums (the rows in this process as one block, split among the kernel's threads) or from
-sce._dask's sums over the chunks of a Dask array, each evaluated on its worker.  Nothing is kept between calls: ``evaluate`` returns the curvature at its
-point, and the Hessian products take it as an argument.
+sce._dask's sums over the chunks of a Dask array, each evaluated on its worker.  Nothing is kept
+between calls: ``evaluate`` returns the curvature at its point, and the Hessian products take it as
+an argument.
 
 Per-block evaluations.  A block is a range of rows: X (a C-contiguous float32/float64 array or a CSR
 matrix of that dtype), their targets and their sample weights.  The block_* functions return
