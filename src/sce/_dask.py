@@ -150,16 +150,15 @@ def _chunk_sub_curvature(evaluation, start, step, scale):
     return None, None, curvature * curvature.dtype.type(scale)
 
 
-def _add(a, b):
-    """The sum of two partial sums; an evaluation (loss, gradient sums, curvature) leaves its curvature
-    behind."""
-    if isinstance(a, tuple):
-        return a[0] + b[0], a[1] + b[1]
-    return a + b
-
-
-def _loss_and_grad(evaluation):
-    return evaluation[0], evaluation[1]
+def _add(*parts):
+    """The sum of partial sums, in their order; an evaluation (loss, gradient sums, curvature) leaves
+    its curvature behind."""
+    if isinstance(parts[0], tuple):
+        return sum(p[0] for p in parts[1:]) + parts[0][0], sum((p[1] for p in parts[1:]), parts[0][1].copy())
+    total = parts[0].copy()
+    for p in parts[1:]:
+        total += p
+    return total
 
 
 # -- the sums over the chunks, as sce._logistic_objective.LocalSums ---------------------------------
@@ -198,24 +197,26 @@ class DaskSums:
         self.traffic.bytes += sent * len(futures)
         return futures
 
-    def _reduce(self, parts, nbytes, evaluations=False):
-        """The sum of the parts, added pairwise on the workers; only the result is gathered (of
-        evaluations, the loss and gradient sums)."""
-        submit = self.client.submit
-        if len(parts) == 1 and evaluations:
-            parts = [submit(_loss_and_grad, parts[0], pure=False)]
-            self.traffic.tasks += 1
-        while len(parts) > 1:
-            paired = [submit(_add, a, b, pure=False) for a, b in zip(parts[::2], parts[1::2])]
-            self.traffic.tasks += len(paired)
-            self.traffic.bytes += 2 * nbytes * len(paired)
-            parts = paired + parts[len(paired) * 2:]
+    def _reduce(self, parts, nbytes):
+        """The sum of the parts, added by a tree of tasks on the workers whose shape depends only on
+        the number of parts (so the result does not depend on where chunks live or on timing): groups
+        of about sqrt(n) consecutive parts, then those groups' sums.  Two levels keep the latency of a
+        pass to two task hops for any number of chunks; each add task fetches a few vectors.  Only
+        the result is gathered (of evaluations, the loss and gradient sums)."""
+        fan_in = max(2, int(np.ceil(np.sqrt(len(parts)))))
+        while True:
+            self.traffic.bytes += nbytes * len(parts)  # each part may travel to its add task
+            parts = [self.client.submit(_add, *parts[i:i + fan_in], pure=False)
+                     for i in range(0, len(parts), fan_in)]
+            self.traffic.tasks += len(parts)
+            if len(parts) == 1:
+                break
         self.traffic.bytes += nbytes
         return parts[0].result()
 
     def evaluate(self, W, b):
         futures = self._map(_chunk_evaluate, W, b, self.n_threads, sent=W.nbytes + b.nbytes)
-        loss, grad = self._reduce(futures, 8 * (W.size + b.size + 1), evaluations=True)
+        loss, grad = self._reduce(futures, 8 * (W.size + b.size + 1))
         return loss, grad, futures
 
     def hessp(self, curvature, V, vb):
@@ -274,7 +275,7 @@ def _as_array(X, lengths=False):
     """X as a dask array of one column chunk (a DataFrame or Series by its values)."""
     import dask.array as da
     if not isinstance(X, da.Array):
-        X = X.to_dask_array(lengths=lengths)
+        X = X.to_dask_array(lengths=True if lengths else None)
     if X.ndim == 2 and X.numblocks[1] > 1:
         X = X.rechunk({1: -1})
     return X
@@ -326,7 +327,7 @@ def fit(est, X, y, sample_weight=None):
     est._validate_params()
     penalty, solver = resolve_penalty(est)
     client = _client()
-    _check_feature_names(est, X, reset=True)
+    _check_feature_names(est, getattr(X, "_meta", X), reset=True)  # a DataFrame's meta: its columns
     X = _as_array(X, lengths=True)
     if X.ndim != 2:
         raise ValueError(f"Expected a 2D array, got a {X.ndim}D dask array")
@@ -414,7 +415,7 @@ def _warm_start(est, obj):
 def predict_method(est, X, method):
     """est.<method>(X) over X's chunks, as a lazy dask array."""
     check_is_fitted(est)
-    _check_feature_names(est, X, reset=False)
+    _check_feature_names(est, getattr(X, "_meta", X), reset=False)
     X = _as_array(X)
     if X.ndim != 2 or X.shape[1] != est.n_features_in_:
         raise ValueError(f"X has {X.shape[-1]} features, but {type(est).__name__} is expecting "
