@@ -12,4 +12,5 @@ SUITES = {
     "mlp": ".mlp",
     "l1": ".l1",
     "overheads": ".overheads",
+    "dask": ".dask_suite",
 }
