@@ -27,6 +27,7 @@ sum_i R_i (K)], R being the weighted residuals.  The curvature is, in X's dtype,
 (1 - sigma_i) of shape (n,) for K == 1 and the probabilities p_ik of shape (n, K) for K >= 2 (the
 Hessian weights s_i p_ik (delta_km - p_im) follow from them and the block's sample weights).
 """
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -177,8 +178,9 @@ class LocalSums:
     interface over the chunks of a Dask array, each evaluated on its worker.  A subsample of the rows
     (see ``subsample``) also knows its rows in the parent, ``rows``, and their weight scale."""
 
-    def __init__(self, block, n_threads, rows=None, scale=1.0):
+    def __init__(self, block, n_threads, rows=None, scale=1.0, subsamples=None):
         self.block, self.n_threads = block, n_threads
+        self.subsamples = subsamples if subsamples is not None else SharedSubsamples()
         self._threads = effective_n_threads(n_threads)
         self.sparse = sp.issparse(block.X)
         self.dtype = block.X.dtype
@@ -228,10 +230,9 @@ class LocalSums:
         if not sub_total > 0:
             return None
         scale = self.weight_total() / sub_total
-        X = self.block.X
-        X = X[rows] if self.sparse else np.ascontiguousarray(X[rows])
+        X = self.subsamples.rows(self.block.X, rows)
         block = RowBlock(X, np.ascontiguousarray(self.block.targets[rows]), sw * self.dtype.type(scale))
-        return LocalSums(block, self.n_threads, rows, scale)
+        return LocalSums(block, self.n_threads, rows, scale, self.subsamples)
 
     def curvature(self, full_curvature):
         """A subsample's rows' part of a curvature of its parent."""
@@ -249,9 +250,10 @@ class LogisticObjective:
     The sums over the rows come from ``sums``: LocalSums over X here, or another object with its
     interface (sce._dask's over the chunks of a Dask array) given to ``over``."""
 
-    def __init__(self, X, y, sample_weight, C, fit_intercept, n_classes, n_threads, penalty=None):
-        self._setup(LocalSums(make_block(X, y, sample_weight, n_classes), n_threads), C, fit_intercept,
-                    n_classes, penalty)
+    def __init__(self, X, y, sample_weight, C, fit_intercept, n_classes, n_threads, penalty=None,
+                 subsamples=None):
+        sums = LocalSums(make_block(X, y, sample_weight, n_classes), n_threads, subsamples=subsamples)
+        self._setup(sums, C, fit_intercept, n_classes, penalty)
 
     @classmethod
     def over(cls, sums, C, fit_intercept, n_classes, penalty=None):
@@ -283,6 +285,10 @@ class LogisticObjective:
     @property
     def n_threads(self):
         return self.sums.n_threads
+
+    @property
+    def subsamples(self):  # in-process sums only
+        return self.sums.subsamples
 
     @property
     def block(self):  # in-process sums only
@@ -441,3 +447,25 @@ class RowSubsample:
         self.objective.loss_scale, self.objective.l2_strength = full.loss_scale, full.l2_strength
         self.objective.intercept_l2 = full.intercept_l2
         self.curvature = sub_sums.curvature
+
+
+class SharedSubsamples:
+    """Copies of row subsets of one X, made once and shared by the objectives given this object
+    (the folds and path points of a cross-validation, which differ only in their weights)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._copies = {}
+
+    def rows(self, X, rows):
+        """X[rows] for a slice of rows, C-contiguous."""
+        key = (id(X), rows.start, rows.stop, rows.step)
+        with self._lock:
+            if key not in self._copies:
+                self._copies[key] = X[rows] if sp.issparse(X) else np.ascontiguousarray(X[rows])
+            return self._copies[key]
+
+    def clear(self):
+        """Drop the copies (they are made again when asked for)."""
+        with self._lock:
+            self._copies.clear()

@@ -51,14 +51,21 @@ def resolve(est):
     if est.n_jobs is not None:
         warnings.warn("'n_jobs' has no effect since 1.8 and will be removed in 1.10. You provided "
                       f"'n_jobs={est.n_jobs}', please leave it unspecified.", FutureWarning, stacklevel=3)
-    if not np.isfinite(C):
-        return Penalty(1.0, 0.0), _smooth_solver(solver)
     share = {"l2": 0.0, "l1": 1.0}.get(penalty, l1_ratio)
-    spec = Penalty(float(C), 1.0 - share, share)
-    if solver == "liblinear" and est.fit_intercept:
-        s = float(est.intercept_scaling)
+    spec = penalty_of(C, share, solver, est.fit_intercept, est.intercept_scaling)
+    return spec, (smooth_solver(solver) if spec.l1_strength == 0 else "proximal-newton")
+
+
+def penalty_of(C, l1_ratio, solver, fit_intercept, intercept_scaling):
+    """The Penalty of scikit-learn's objective for C (inf: none) and l1_ratio, with the solver
+    named (liblinear penalizes the intercept through intercept_scaling)."""
+    if not np.isfinite(C):
+        return Penalty(1.0, 0.0)
+    spec = Penalty(float(C), 1.0 - l1_ratio, float(l1_ratio))
+    if solver == "liblinear" and fit_intercept:
+        s = float(intercept_scaling)
         spec = spec._replace(intercept_l2=spec.l2_strength / s ** 2, intercept_l1=spec.l1_strength / s)
-    return spec, (_smooth_solver(solver) if share == 0 else "proximal-newton")
+    return spec
 
 
 def _penalty_name(est):
@@ -85,7 +92,7 @@ def _penalty_name(est):
     return est.penalty, l1_ratio
 
 
-def _smooth_solver(solver):
+def smooth_solver(solver):
     """sce's solver for a smooth objective: the one named, or sce's choice ("auto") for the names of
     scikit-learn's solvers that sce does not have (liblinear, sag, saga)."""
     return solver if solver in ("auto", "newton-cg", "newton-cholesky", "lbfgs") else "auto"

@@ -48,6 +48,51 @@ def _encode_labels(y):
     return le.classes_, y_enc
 
 
+
+def validated_fit_input(est, X, y, sample_weight, ensure_all_finite=False):
+    """(X, y, y as indices into est.classes_, sample weights) validated as scikit-learn's
+    LogisticRegression does (its errors for one class and for liblinear's limits); sets
+    est.classes_ and est.n_features_in_."""
+    check_before_conversion(X)
+    X, y = validate_data(est, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
+                         order="C", accept_large_sparse=True, ensure_all_finite=ensure_all_finite)
+    X = canonical_csr(X)
+    if not (y.ndim == 1 and y.dtype.kind in "biu"):  # integer labels are always classes
+        check_classification_targets(y)
+    est.classes_, y_enc = _encode_labels(y)
+    n_classes = len(est.classes_)
+    if n_classes < 2:
+        raise ValueError(
+            "This solver needs samples of at least 2 classes in the data, but the data "
+            f"contains only one class: {est.classes_[0]!r}"
+        )
+    if est.solver == "liblinear" and X.shape[0] and X.max() > 1e30:
+        raise ValueError("Using the 'liblinear' solver while X contains a maximum value > 1e30 results "
+                         "in a frozen fit. Please choose another solver or rescale the input X.")
+    if est.solver == "liblinear" and n_classes > 2:
+        raise ValueError(
+            "The 'liblinear' solver does not support multiclass classification (n_classes >= 3). "
+            "Either use another solver or wrap the estimator in a OneVsRestClassifier to keep "
+            "applying a one-versus-rest scheme."
+        )
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+    return X, y, y_enc, sample_weight
+
+
+def targets(y_enc, n_classes):
+    """The objective's targets: class indices for more than two classes, else 0/1."""
+    return y_enc if n_classes > 2 else (y_enc == 1)
+
+
+def solution(obj, x):
+    """(coef_, intercept_) in X's dtype from the solver's vector x."""
+    W, b = obj.unpack(x)
+    if obj.multinomial and obj.fit_intercept:
+        b -= b.mean()  # the softmax leaves a common shift free; report the centred solution
+    if obj.multinomial and obj.l2_strength == 0 and obj.l1_weights is None:
+        W -= W.mean(axis=0)  # without penalty the same holds for the coefficients
+    return W, (b if obj.fit_intercept else np.zeros(obj.K, dtype=obj.dtype))
+
 class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoefMixin, ClassifierMixin,
                          BaseEstimator):
     """Logistic regression (binary and multinomial) with L2, L1 or elastic-net penalty.
@@ -268,36 +313,15 @@ class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoef
         self._validate_params()
         penalty, solver = resolve_penalty(self)
         # X's values are checked for NaN / inf by the objective's first evaluation
-        check_before_conversion(X)
-        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
-                             order="C", accept_large_sparse=True, ensure_all_finite=False)
-        X = canonical_csr(X)
-        if not (y.ndim == 1 and y.dtype.kind in "biu"):  # integer labels are always classes
-            check_classification_targets(y)
-        self.classes_, y_enc = _encode_labels(y)
+        X, y, y_enc, sample_weight = validated_fit_input(self, X, y, sample_weight)
         n_classes = len(self.classes_)
-        if n_classes < 2:
-            raise ValueError(
-                "This solver needs samples of at least 2 classes in the data, but the data "
-                f"contains only one class: {self.classes_[0]!r}"
-            )
-        if self.solver == "liblinear" and X.shape[0] and X.max() > 1e30:
-            raise ValueError("Using the 'liblinear' solver while X contains a maximum value > 1e30 results "
-                             "in a frozen fit. Please choose another solver or rescale the input X.")
-        if self.solver == "liblinear" and n_classes > 2:
-            raise ValueError(
-                "The 'liblinear' solver does not support multiclass classification (n_classes >= 3). "
-                "Either use another solver or wrap the estimator in a OneVsRestClassifier to keep "
-                "applying a one-versus-rest scheme."
-            )
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
         if self.class_weight is not None:
             cw = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
                                       sample_weight=sample_weight)
             sample_weight = sample_weight * cw[y_enc].astype(X.dtype)
 
-        obj = LogisticObjective(X, y_enc if n_classes > 2 else (y_enc == 1), sample_weight,
-                                self.C, self.fit_intercept, n_classes, self.n_threads, penalty)
+        obj = LogisticObjective(X, targets(y_enc, n_classes), sample_weight, self.C, self.fit_intercept,
+                                n_classes, self.n_threads, penalty)
         x0 = np.zeros(obj.size)
         if self.warm_start and hasattr(self, "coef_"):
             # scikit-learn's check and message: the previous coefficients (with the intercept as
@@ -325,13 +349,7 @@ class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoef
                 res = solve(solver, obj, x0, self.tol, self.max_iter, self.verbose,
                             max_iter_message(self.solver, self.max_iter), iterations.step)
             iterations.end_last()
-            W, b = obj.unpack(res.x)
-            if obj.multinomial and self.fit_intercept:
-                b -= b.mean()  # the softmax leaves a common shift free; report the centred solution
-            if obj.multinomial and obj.l2_strength == 0 and obj.l1_weights is None:
-                W -= W.mean(axis=0)  # without penalty the same holds for the coefficients
-            self.coef_ = W
-            self.intercept_ = b if self.fit_intercept else np.zeros(obj.K, dtype=X.dtype)
+            self.coef_, self.intercept_ = solution(obj, res.x)
             self.n_iter_ = np.array([res.n_iter], dtype=np.int32)
             self.solver_ = solver
             self.objective_ = res.f

@@ -1,4 +1,4 @@
-"""scikit-learn 1.9's own test modules for LogisticRegression and MLPClassifier, run on sce.
+"""scikit-learn 1.9's own test modules for LogisticRegression(CV) and MLPClassifier, run on sce.
 
 sce's classes are bound to scikit-learn's names before the test modules import them, so every test
 of those modules exercises sce's estimators.  The modules are imported from the installed
@@ -12,6 +12,7 @@ import sklearn.neural_network
 import sce
 
 sklearn.linear_model.LogisticRegression = sce.LogisticClassifier
+sklearn.linear_model.LogisticRegressionCV = sce.LogisticClassifierCV
 sklearn.neural_network.MLPClassifier = sce.SigmoidMLPClassifier
 
 import pytest  # noqa: E402

@@ -2,11 +2,8 @@
 function's name, optionally with a substring its parameters must contain ("name[part")."""
 
 EXCLUDED = {
-    # LogisticRegressionCV is issue #16; these tests drive its private path helpers with sce's class
-    "test_logistic_cv": "LogisticRegressionCV (sce's LogisticClassifierCV is a later issue)",
     "test_logistic_cv_multinomial_score": "calls scikit-learn's private _log_reg_scoring_path, which "
                                           "passes its own private arguments to the estimator",
-    "test_logistic_regression_cv_refit": "LogisticRegressionCV (a later issue)",
     "test_newton_cholesky_fallback_to_lbfgs": "checks scikit-learn's own fallback from newton-cholesky "
                                               "to lbfgs and the iteration count of that fallback",
     # liblinear's, sag's and saga's own limits, which sce does not share
