@@ -13,4 +13,5 @@ SUITES = {
     "l1": ".l1",
     "cv": ".cv",
     "overheads": ".overheads",
+    "dask": ".dask_suite",
 }

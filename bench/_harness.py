@@ -42,6 +42,7 @@ PEERS = {
     "glum": ("glum", "SCE_BENCH_NO_GLUM", "sce[peers]"),
     "scikit-learn-intelex": ("sklearnex.linear_model", "SCE_BENCH_NO_SKLEARNEX", "sce[peers]"),
     "skglm": ("skglm", "SCE_BENCH_NO_SKGLM", "sce[peers]"),
+    "dask-ml": ("dask_ml.linear_model", "SCE_BENCH_NO_DASKML", "sce[peers]"),
 }
 
 

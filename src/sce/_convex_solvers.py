@@ -287,7 +287,7 @@ class _NewtonCGDirection:
         if self.static_jacobi is False:
             obj = self.obj
             self.static_jacobi = None
-            rows = np.asarray(obj.X[:: max(1, obj.n // 512)], dtype=np.float64)
+            rows = obj.sample_rows(512)
             with np.errstate(over="ignore", invalid="ignore"):
                 mean_sq = np.einsum("ij,ij->j", rows, rows) / max(len(rows), 1)
             positive = mean_sq[mean_sq > 0]

@@ -9,9 +9,11 @@ liblinear's penalized intercept set the others (sce._logistic_params).  l is the
 cross-entropy with logits (one coefficient row) or the softmax cross-entropy (K rows).  The L1 part
 is not smooth: ``evaluate`` and the Hessians cover f, and the proximal Newton solver the rest.  The
 solvers see a flat float64 vector x = [W.ravel(), b] (b present only with an intercept).  Every value
-is a sum of the per-block evaluations below over the rows (here one block, split among the kernel's
-threads), scaled and penalized.  Nothing is kept between calls: ``evaluate`` returns the curvature at its
-point, and the Hessian products take it as an argument.
+is a sum of the per-block evaluations below over the rows, scaled and penalized: the sums come from
+LocalSums (the rows in this process as one block, split among the kernel's threads) or from
+sce._dask's sums over the chunks of a Dask array, each evaluated on its worker.  Nothing is kept
+between calls: ``evaluate`` returns the curvature at its point, and the Hessian products take it as
+an argument.
 
 Per-block evaluations.  A block is a range of rows: X (a C-contiguous float32/float64 array or a CSR
 matrix of that dtype), their targets and their sample weights.  The block_* functions return
@@ -170,24 +172,104 @@ def weighted_gram(X, weights, fit_intercept, n_threads=1, columns=None):
 GRAM_KERNEL_MAX_COLS = 320
 
 
+class LocalSums:
+    """The sums of the per-block evaluations over rows held in this process: one block, split among
+    the kernel's threads.  ``LogisticObjective`` scales and penalizes them; sce._dask has the same
+    interface over the chunks of a Dask array, each evaluated on its worker.  A subsample of the rows
+    (see ``subsample``) also knows its rows in the parent, ``rows``, and their weight scale."""
+
+    def __init__(self, block, n_threads, rows=None, scale=1.0, subsamples=None):
+        self.block, self.n_threads = block, n_threads
+        self.subsamples = subsamples if subsamples is not None else SharedSubsamples()
+        self._threads = effective_n_threads(n_threads)
+        self.sparse = sp.issparse(block.X)
+        self.dtype = block.X.dtype
+        self.n, self.d = block.X.shape
+        self.rows, self.scale = rows, scale
+
+    @property
+    def nnz(self):
+        return self.block.X.nnz if self.sparse else self.n * self.d
+
+    def threads(self):
+        """Threads for the next pass: n_threads, or when it was left to sce (None) the default
+        shared with the fits running at the same time in other threads of the process (see
+        sce._threads.share_among_fits)."""
+        return self._threads if self.n_threads is not None else share_among_fits(self._threads)
+
+    def evaluate(self, W, b):
+        return block_evaluate(self.block, W, b, self.threads())
+
+    def hessp(self, curvature, V, vb):
+        return block_hessp(self.block, curvature, V, vb, self.threads())
+
+    def hess_diag(self, curvature):
+        return block_hess_diag(self.block, curvature, self.threads())
+
+    def hess(self, curvature, fit_intercept, columns=None):
+        return block_hess(self.block, curvature, fit_intercept, self.threads(), columns)
+
+    def check_finite(self):
+        """scikit-learn's error for a NaN or an infinity in X."""
+        X = self.block.X
+        _assert_all_finite(X.data if self.sparse else X, input_name="X", estimator_name="LogisticClassifier")
+
+    def sample_rows(self, count):
+        """About ``count`` rows of (dense) X spread over it, in float64."""
+        return np.asarray(self.block.X[:: max(1, self.n // count)], dtype=np.float64)
+
+    def weight_total(self):
+        return float(self.block.sample_weight.sum(dtype=np.float64))
+
+    def subsample(self, step):
+        """The sums over every step-th row (a copy of them), their sample weights scaled by
+        sum(s) / sum(s_sub); None when those rows carry no weight."""
+        rows = slice(None, None, step)
+        sw = self.block.sample_weight[rows]
+        sub_total = float(sw.sum(dtype=np.float64))
+        if not sub_total > 0:
+            return None
+        scale = self.weight_total() / sub_total
+        X = self.subsamples.rows(self.block.X, rows)
+        block = RowBlock(X, np.ascontiguousarray(self.block.targets[rows]), sw * self.dtype.type(scale))
+        return LocalSums(block, self.n_threads, rows, scale, self.subsamples)
+
+    def curvature(self, full_curvature):
+        """A subsample's rows' part of a curvature of its parent."""
+        if full_curvature.ndim == 2:  # probabilities; the scaled weights are in the block
+            return np.ascontiguousarray(full_curvature[self.rows])
+        # s_i sigma_i (1 - sigma_i) with the scaled weight
+        return full_curvature[self.rows] * full_curvature.dtype.type(self.scale)
+
+
 class LogisticObjective:
     """The smooth part f of the objective, and the weights of its L1 part: sum_j l1_weights_j |x_j|
     (None without one), which the proximal Newton solver handles.  ``penalty`` (a
-    sce._logistic_params.Penalty), when given, replaces the L2 objective of C."""
+    sce._logistic_params.Penalty), when given, replaces the L2 objective of C.
+
+    The sums over the rows come from ``sums``: LocalSums over X here, or another object with its
+    interface (sce._dask's over the chunks of a Dask array) given to ``over``."""
 
     def __init__(self, X, y, sample_weight, C, fit_intercept, n_classes, n_threads, penalty=None,
                  subsamples=None, sums_at_zero=None):
+        sums = LocalSums(make_block(X, y, sample_weight, n_classes), n_threads, subsamples=subsamples)
+        self._setup(sums, C, fit_intercept, n_classes, penalty)
         self.sums_at_zero = sums_at_zero  # (loss, gradient sums) at 0 of this data, when known
-        self.subsamples = subsamples if subsamples is not None else SharedSubsamples()
-        self.block = make_block(X, y, sample_weight, n_classes)
-        self.sparse = sp.issparse(X)
-        self.dtype = X.dtype
-        self.n, self.d = X.shape
+
+    @classmethod
+    def over(cls, sums, C, fit_intercept, n_classes, penalty=None):
+        """The objective over the rows whose sums ``sums`` evaluates."""
+        obj = cls.__new__(cls)
+        obj._setup(sums, C, fit_intercept, n_classes, penalty)
+        return obj
+
+    def _setup(self, sums, C, fit_intercept, n_classes, penalty):
+        self.sums, self.sums_at_zero = sums, None
+        self.sparse, self.dtype = sums.sparse, sums.dtype
+        self.n, self.d = sums.n, sums.d
         self.multinomial = n_classes > 2
         self.K = n_classes if self.multinomial else 1
         self.fit_intercept = fit_intercept
-        self.n_threads = n_threads
-        self._threads = effective_n_threads(n_threads)
         self.loss_scale, self.l2_strength = (float(C), 1.0) if np.isfinite(C) else (1.0, 0.0)
         self.n_coef = self.K * self.d
         self.size = self.n_coef + (self.K if fit_intercept else 0)
@@ -202,14 +284,24 @@ class LogisticObjective:
         self._input_checked = False  # X's values are checked by the first evaluate (see there)
 
     @property
-    def X(self):
-        return self.block.X
+    def n_threads(self):
+        return self.sums.n_threads
 
-    def threads(self):
-        """Threads for the next pass: n_threads, or when it was left to sce (None) the default
-        shared with the fits running at the same time in other threads of the process (see
-        sce._threads.share_among_fits)."""
-        return self._threads if self.n_threads is not None else share_among_fits(self._threads)
+    @property
+    def subsamples(self):  # in-process sums only
+        return self.sums.subsamples
+
+    @property
+    def block(self):  # in-process sums only
+        return self.sums.block
+
+    @property
+    def X(self):  # in-process sums only
+        return self.sums.block.X
+
+    def sample_rows(self, count):
+        """About ``count`` rows of (dense) X spread over it, in float64 (a look at the columns' scales)."""
+        return self.sums.sample_rows(count)
 
     # -- packing -----------------------------------------------------------------------------
     def unpack(self, x):
@@ -238,7 +330,7 @@ class LogisticObjective:
         NaN or inf * r), and only then is X scanned for scikit-learn's error.  That spares fit the
         separate pass of check_array's test."""
         W, b = self.unpack(x)
-        loss, sums, curvature = block_evaluate(self.block, W, b, self.threads())
+        loss, sums, curvature = self.sums.evaluate(W, b)
         self.n_passes += 1
         x_coef = x[: self.n_coef]
         x_b = x[self.n_coef:]
@@ -248,8 +340,7 @@ class LogisticObjective:
         if not self._input_checked:
             self._input_checked = True
             if not (np.isfinite(f) and np.isfinite(grad).all()):
-                _assert_all_finite(self.X.data if self.sparse else self.X, input_name="X",
-                                   estimator_name="LogisticClassifier")
+                self.sums.check_finite()
         return f, grad, curvature
 
     def loss_grad(self, x):
@@ -269,21 +360,20 @@ class LogisticObjective:
     def block_sums_at_zero(self):
         """The unscaled (loss, gradient sums) at 0, for ``sums_at_zero`` of objectives over the
         same rows and weights."""
-        W, b = self.unpack(np.zeros(self.size))
-        loss, sums, _ = block_evaluate(self.block, W, b, self.threads())
+        loss, sums, _ = self.sums.evaluate(*self.unpack(np.zeros(self.size)))
         self.n_passes += 1
         return loss, sums
 
     def hessp(self, curvature, v):
         """The Hessian at the curvature's point times v."""
         V, vb = self.unpack(v)
-        sums = block_hessp(self.block, curvature, V, vb, self.threads())
+        sums = self.sums.hessp(curvature, V, vb)
         self.n_passes += 1
         return self._scaled(sums, v[: self.n_coef], v[self.n_coef:])
 
     def hess_diag(self, curvature):
         """Diagonal of the Hessian at the curvature's point (float64, like x)."""
-        sums = block_hess_diag(self.block, curvature, self.threads())
+        sums = self.sums.hess_diag(curvature)
         self.n_passes += 1
         out = np.empty(self.size)
         out[: self.n_coef] = self.loss_scale * sums[: self.n_coef] + self.l2_strength
@@ -293,7 +383,7 @@ class LogisticObjective:
 
     def hess(self, curvature):
         """The full Hessian at the curvature's point (Newton-Cholesky)."""
-        H = block_hess(self.block, curvature, self.fit_intercept, self.threads())
+        H = self.sums.hess(curvature, self.fit_intercept)
         self.n_passes += self.K * (self.K + 1) // 2
         self._penalize_hessian(H, self.n_coef)
         return H
@@ -312,7 +402,7 @@ class LogisticObjective:
         # the whole Hessian, cut down, when forming it is cheap anyway and the columns are many
         if self.gram_is_cheap() and (not self.sparse or 2 * len(features) > self.d):
             return self.hess(curvature)[np.ix_(index, index)], index
-        H = block_hess(self.block, curvature, self.fit_intercept, self.threads(), features)
+        H = self.sums.hess(curvature, self.fit_intercept, features)
         self.n_passes += self.K * (self.K + 1) // 2
         self._penalize_hessian(H, n_coef)
         return H, index
@@ -351,18 +441,15 @@ class LogisticObjective:
           columns together; one costs about (d + 1) / 5 passes over X."""
         if self.sparse:
             return (not self.multinomial and self.size <= 1000
-                    and self.X.nnz <= 64 * max(self.n, 1))
+                    and self.sums.nnz <= 64 * max(self.n, 1))
         n_grams = self.K * (self.K + 1) // 2 if self.multinomial else 1
         return n_grams * (self.d + (1 if self.fit_intercept else 0)) <= 32
 
     def row_subsample(self, step):
-        """RowSubsample over every step-th row, or None when those rows carry no weight."""
-        rows = slice(None, None, step)
-        sw = self.block.sample_weight[rows]
-        sub_total = float(sw.sum(dtype=np.float64))
-        if not sub_total > 0:
-            return None
-        return RowSubsample(self, rows, float(self.block.sample_weight.sum(dtype=np.float64)) / sub_total)
+        """RowSubsample over every step-th row, or None when those rows carry no weight (or the
+        sums offer no subsample)."""
+        sub = self.sums.subsample(step)
+        return None if sub is None else RowSubsample(self, sub)
 
 
 class RowSubsample:
@@ -371,22 +458,12 @@ class RowSubsample:
     Nocedal, 2011).  ``curvature(full)`` takes the rows' part of a curvature of the whole objective,
     for ``objective.hessp``."""
 
-    def __init__(self, full, rows, scale):
-        X = full.subsamples.rows(full.X, rows)
-        block = full.block
-        sw = block.sample_weight[rows] * full.dtype.type(scale)
-        self.objective = LogisticObjective(X, block.targets[rows], sw, 1.0, full.fit_intercept,
-                                           full.K if full.multinomial else 2, full.n_threads,
-                                           subsamples=full.subsamples)
+    def __init__(self, full, sub_sums):
+        self.objective = LogisticObjective.over(sub_sums, 1.0, full.fit_intercept,
+                                                full.K if full.multinomial else 2)
         self.objective.loss_scale, self.objective.l2_strength = full.loss_scale, full.l2_strength
         self.objective.intercept_l2 = full.intercept_l2
-        self.rows, self.scale = rows, scale
-
-    def curvature(self, full_curvature):
-        if full_curvature.ndim == 2:  # probabilities; the scaled weights are in the block
-            return np.ascontiguousarray(full_curvature[self.rows])
-        # s_i sigma_i (1 - sigma_i) with the scaled weight
-        return full_curvature[self.rows] * full_curvature.dtype.type(self.scale)
+        self.curvature = sub_sums.curvature
 
 
 class SharedSubsamples:

@@ -14,7 +14,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _functional
+from . import _dask, _functional
 from ._callbacks import FitCallbacks
 from ._convex_solvers import solve
 from ._fit_state import restore_state_on_error
@@ -308,6 +308,8 @@ class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoef
         self : LogisticClassifier
             The fitted estimator.
         """
+        if _dask.is_dask_collection(X):  # fitted where its chunks live (sce._dask)
+            return _dask.fit(self, X, y, sample_weight)
         self._validate_params()
         penalty, solver = resolve_penalty(self)
         # X's values are checked for NaN / inf by the objective's first evaluation
@@ -369,6 +371,8 @@ class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoef
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, columns in the order of ``classes_``.
         """
+        if _dask.is_dask_collection(X):
+            return _dask.predict_method(self, X, "predict_proba")
         check_is_fitted(self)
         scores = self.decision_function(X)
         if scores.ndim == 1:
@@ -392,6 +396,8 @@ class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoef
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probability of each class, columns in the order of ``classes_``.
         """
+        if _dask.is_dask_collection(X):
+            return _dask.predict_method(self, X, "predict_log_proba")
         check_is_fitted(self)
         scores = self.decision_function(X)
         if scores.ndim == 1:
@@ -401,9 +407,49 @@ class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoef
     def decision_function(self, X):
         """Confidence scores: X @ coef_.T + intercept_, shape (n_samples,) for two classes, else
         (n_samples, n_classes).  A malformed sparse X raises scipy's ValueError."""
+        if _dask.is_dask_collection(X):
+            return _dask.predict_method(self, X, "decision_function")
         check_is_fitted(self)
         check_before_conversion(X)
         X = validate_data(self, X, accept_sparse="csr", reset=False)
         check_csr(X)
         scores = safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
         return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def predict(self, X):
+        """Class labels: those of the largest decision function.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples; a dask array or DataFrame gives a lazy dask array.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Predicted class of each sample, from ``classes_``.
+        """
+        if _dask.is_dask_collection(X):
+            return _dask.predict_method(self, X, "predict")
+        return super().predict(X)
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of ``predict(X)`` against y (weighted by ``sample_weight``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples; with a dask array or DataFrame the accuracy is computed on the workers.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples.
+
+        Returns
+        -------
+        score : float
+            The (weighted) share of correctly predicted samples.
+        """
+        if _dask.is_dask_collection(X):
+            return _dask.score(self, X, y, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)

@@ -1,0 +1,200 @@
+"""LogisticClassifier on dask input, on a real distributed.LocalCluster (2 worker processes, 1 thread
+each, loopback) started for this module: the fit equals the in-memory fit of the same rows, the rows
+are never gathered, predictions are lazy dask arrays, and a worker lost in a fit does not hang it."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import make_classification
+
+from sce import LogisticClassifier
+
+distributed = pytest.importorskip("distributed")
+da = pytest.importorskip("dask.array")
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       dashboard_address=None)
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+def _data(n_classes, dtype=np.float64, sparse=False, n=1500, d=12, seed=0):
+    X, y = make_classification(n, d, n_informative=min(6, d), n_redundant=0, n_classes=n_classes,
+                               random_state=seed)
+    X = X.astype(dtype)
+    if sparse:
+        X[np.random.default_rng(seed).random(X.shape) < 0.5] = 0
+        X = sp.csr_matrix(X)
+    return X, y
+
+
+def _chunked(X, rows=500):
+    return da.from_array(X, chunks=(rows, X.shape[1]), asarray=not sp.issparse(X))
+
+
+def _assert_same_fit(dask_fit, mem_fit, X, Xd):
+    assert abs(dask_fit.objective_ - mem_fit.objective_) <= 1e-8 * abs(mem_fit.objective_)
+    assert dask_fit.coef_.dtype == mem_fit.coef_.dtype
+    predicted = dask_fit.predict(Xd)
+    assert isinstance(predicted, da.Array)
+    np.testing.assert_array_equal(predicted.compute(), mem_fit.predict(X))
+    # the rows themselves never travelled: only vectors of the parameters' size did
+    traffic = dask_fit._dask_traffic
+    assert traffic["bytes"] < 200 * traffic["passes"] * 8 * (dask_fit.coef_.size + dask_fit.intercept_.size + 1) ** 2
+
+
+# each of binary / multinomial, float64 / float32, dense / CSR chunks, and each pair of them
+@pytest.mark.parametrize("n_classes, dtype, sparse", [(2, np.float64, False), (2, np.float32, True),
+                                                      (3, np.float64, True), (3, np.float32, False)])
+def test_fit_equals_in_memory(client, n_classes, dtype, sparse):
+    X, y = _data(n_classes, dtype, sparse)
+    Xd, yd = _chunked(X), da.from_array(y, chunks=500)
+    fitted = LogisticClassifier(C=0.5).fit(Xd, yd)
+    reference = LogisticClassifier(C=0.5).fit(X, y)
+    assert fitted.solver_ == reference.solver_
+    _assert_same_fit(fitted, reference, X, Xd)
+
+
+@pytest.mark.parametrize("solver", ["newton-cg", "lbfgs"])
+def test_solvers(client, solver):
+    """newton-cg on tall dense X runs its CG on a row subsample, persisted on the workers."""
+    X, y = _data(2, n=2000, d=4, seed=1)
+    Xd, yd = _chunked(X, 700), da.from_array(y, chunks=700)
+    fitted = LogisticClassifier(solver=solver, tol=1e-6).fit(Xd, yd)
+    reference = LogisticClassifier(solver=solver, tol=1e-6).fit(X, y)
+    _assert_same_fit(fitted, reference, X, Xd)
+
+
+@pytest.mark.parametrize("class_weight", [None, "balanced", {0: 2.0, 1: 0.5, 2: 1.0}])
+def test_sample_and_class_weights(client, class_weight):
+    X, y = _data(3, seed=2)
+    sw = np.random.default_rng(0).random(len(y)) * 2
+    Xd, yd, swd = _chunked(X), da.from_array(y, chunks=500), da.from_array(sw, chunks=500)
+    # sample weights as a dask array, or as a numpy array (chunked like X)
+    fitted = LogisticClassifier(class_weight=class_weight).fit(Xd, yd, sample_weight=sw if class_weight is None
+                                                               else swd)
+    reference = LogisticClassifier(class_weight=class_weight).fit(X, y, sample_weight=sw)
+    _assert_same_fit(fitted, reference, X, Xd)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_l1(client, sparse):
+    X, y = _data(2, sparse=sparse, d=80, seed=3)
+    Xd, yd = _chunked(X), da.from_array(y, chunks=500)
+    fitted = LogisticClassifier(l1_ratio=1.0, C=0.05).fit(Xd, yd)
+    reference = LogisticClassifier(l1_ratio=1.0, C=0.05).fit(X, y)
+    assert fitted.solver_ == "proximal-newton" and 0 < np.count_nonzero(fitted.coef_) < 80
+    _assert_same_fit(fitted, reference, X, Xd)
+
+
+def test_predictions_are_lazy_and_equal(client):
+    X, y = _data(3, seed=4)
+    Xd = _chunked(X)
+    fitted = LogisticClassifier().fit(Xd, da.from_array(y, chunks=500))
+    reference = LogisticClassifier().fit(X, y)
+    for method in ["predict_proba", "predict_log_proba", "decision_function"]:
+        out = getattr(fitted, method)(Xd)
+        assert isinstance(out, da.Array) and out.shape == (len(y), 3)
+        np.testing.assert_allclose(out.compute(), getattr(reference, method)(X), rtol=1e-6, atol=1e-9)
+    assert fitted.score(Xd, y) == reference.score(X, y)
+    sw = np.linspace(0, 1, len(y))
+    assert fitted.score(Xd, y, sample_weight=sw) == pytest.approx(reference.score(X, y, sample_weight=sw))
+    # numpy input is unchanged
+    np.testing.assert_array_equal(fitted.predict(X), reference.predict(X))
+
+
+def test_dataframe(client):
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X, y = _data(2, seed=5)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    Xd = dd.from_pandas(frame, npartitions=3)
+    yd = dd.from_pandas(pd.Series(y), npartitions=3)
+    fitted = LogisticClassifier().fit(Xd, yd)
+    reference = LogisticClassifier().fit(frame, y)
+    assert list(fitted.feature_names_in_) == list(frame.columns)
+    assert abs(fitted.objective_ - reference.objective_) <= 1e-8 * reference.objective_
+    np.testing.assert_array_equal(fitted.predict(Xd).compute(), reference.predict(frame))
+    with pytest.raises(ValueError, match="feature names"):
+        fitted.predict(Xd[list(frame.columns[:5])])
+    with pytest.raises(ValueError, match="features"):
+        LogisticClassifier().fit(_chunked(X), y).predict(_chunked(X[:, :5]))
+
+
+def test_input_errors(client):
+    X, y = _data(2, seed=6)
+    Xd = _chunked(X)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        LogisticClassifier().fit(Xd, da.zeros(len(y), chunks=500))
+    with pytest.raises(ValueError, match="Negative values"):
+        LogisticClassifier().fit(Xd, y, sample_weight=-np.ones(len(y)))
+    X_nan = X.copy()
+    X_nan[700, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        LogisticClassifier().fit(_chunked(X_nan), y)
+
+
+def test_grid_search_on_the_dask_backend(client):
+    import joblib
+    from sklearn.model_selection import GridSearchCV
+    X, y = _data(2, n=600, seed=7)
+    search = GridSearchCV(LogisticClassifier(), {"C": [0.1, 1.0]}, cv=2, n_jobs=-1)
+    with joblib.parallel_backend("dask"):
+        search.fit(X, y)
+    reference = GridSearchCV(LogisticClassifier(), {"C": [0.1, 1.0]}, cv=2).fit(X, y)
+    assert search.best_params_ == reference.best_params_
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"])
+
+
+def test_dask_not_imported_for_numpy_input():
+    code = ("import sys; import numpy as np; from sce import LogisticClassifier; "
+            "m = LogisticClassifier().fit(np.eye(4), [0, 1, 0, 1]); m.predict(np.eye(4)); "
+            "assert not any(k.split('.')[0] in ('dask', 'distributed') for k in sys.modules), 'dask imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_worker_killed_mid_fit(client, monkeypatch):
+    """One worker process dies after the third evaluation: the fit neither hangs nor returns a wrong
+    result; the cluster recomputes the lost chunks (or the fit raises)."""
+    from sce import _dask
+    X, y = _data(3, seed=8)
+    Xd, yd = _chunked(X, 300), da.from_array(y, chunks=300)
+    original = _dask.DaskSums.evaluate
+    calls = []
+    victim = min(client.run(os.getpid).values())  # a worker process of this module's cluster
+
+    def evaluate(self, W, b):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(victim, signal.SIGKILL)
+        return original(self, W, b)
+
+    monkeypatch.setattr(_dask.DaskSums, "evaluate", evaluate)
+    outcome = {}
+
+    def run():
+        try:
+            outcome["fit"] = LogisticClassifier(solver="lbfgs").fit(Xd, yd)
+        except Exception as e:  # a clear error is an acceptable outcome
+            outcome["error"] = e
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=90)
+    assert not thread.is_alive(), "the fit hung after a worker died"
+    assert len(calls) >= 3
+    if "fit" in outcome:
+        reference = LogisticClassifier(solver="lbfgs").fit(X, y)
+        assert abs(outcome["fit"].objective_ - reference.objective_) <= 1e-8 * reference.objective_
+    else:
+        assert str(outcome["error"])
+    client.wait_for_workers(2, timeout=60)
