@@ -3,18 +3,12 @@
  * F(name), ITYPE (int32_t or int64_t: indices and indptr, as scipy keeps them) and FI(name) (name
  * suffixed with the index type and the precision, e.g. _i32_f64). */
 
-/* z_i = b + sum_k data_k w[idx_k] over the rows of a block (z with stride wstride).  Rows of zero
- * sample weight get z_i = b without reading them: every use of z_i is multiplied by the weight, and
- * a cross-validation fold is the data with its held-out rows weighted 0. */
+/* z_i = b + sum_k data_k w[idx_k] over the rows of a block (z with stride wstride) */
 SCE_INLINE void FI(sce_csr_rows_dot)(sce_int r, sce_int nb, const F(sce_glm_ctx) * c, const T *w, T b,
                                      sce_int wstride, T *z)
 {
     const ITYPE *idx = (const ITYPE *)c->indices, *ptr = (const ITYPE *)c->indptr;
     for (sce_int i = 0; i < nb; i++) {
-        if (c->sw != NULL && c->sw[r + i] == 0) {
-            z[i * wstride] = b;
-            continue;
-        }
         T s = 0;
         for (int64_t k = ptr[r + i]; k < ptr[r + i + 1]; k++)
             s += c->data[k] * w[idx[k]];
@@ -30,8 +24,6 @@ SCE_INLINE void FI(sce_csr_rows_axpy)(sce_int r, sce_int nb, const F(sce_glm_ctx
     double rsum = 0;
     for (sce_int i = 0; i < nb; i++) {
         const T ri = rv[i * rstride];
-        if (ri == 0) /* nothing to add (a row of zero weight, or a zero residual) */
-            continue;
         for (int64_t k = ptr[r + i]; k < ptr[r + i + 1]; k++)
             acc[idx[k]] += (double)(ri * c->data[k]);
         rsum += (double)ri;
