@@ -73,9 +73,10 @@ class _Monitor:
                   f"elapsed {time.perf_counter() - self.start:.3f}s", flush=True)
 
 
-def _line_search(obj, x, f, g, p, max_halvings=_MAX_HALVINGS):
+def _line_search(obj, x, f, g, p, max_halvings=_MAX_HALVINGS, slack=0.0):
     """Backtracking (Armijo) from the full step, halving at most max_halvings times; returns
-    (x, f, g, curvature) at the accepted point, or None when no step tried decreased f enough."""
+    (x, f, g, curvature) at the accepted point, or None when no step tried decreased f enough
+    (``slack``: by that much more than the Armijo condition allows)."""
     slope = float(g @ p)
     if not slope < 0:
         return None
@@ -83,7 +84,7 @@ def _line_search(obj, x, f, g, p, max_halvings=_MAX_HALVINGS):
     for _ in range(max_halvings + 1):
         x_new = x + t * p
         f_new, g_new, curvature = obj.evaluate(x_new)
-        if f_new <= f + _ARMIJO * t * slope:  # a non-finite f_new never passes
+        if f_new <= f + _ARMIJO * t * slope + slack:  # a non-finite f_new never passes
             return x_new, f_new, g_new, curvature
         t *= 0.5
     return None
@@ -205,7 +206,13 @@ def _newton(obj, x0, tol, max_iter, verbose, direction, name, on_iteration=None)
         # remaining gap (exact Hessian), which is what makes fits reproducible to ~1e-7 in
         # predict_proba.  A step from an approximate Hessian is taken at full length or not at all.
         approximate = getattr(direction, "approximate", False)
-        step = _line_search(obj, x, f, g, p, max_halvings=0 if approximate else _MAX_HALVINGS)
+        resolution = _F_ROUNDING * np.finfo(obj.dtype).eps * abs(f)
+        if converged:
+            # The last step: a decrease below f's rounding cannot be seen, and halving it would
+            # only repeat passes; it is taken unless f visibly increases.
+            step = _line_search(obj, x, f, g, p, max_halvings=0, slack=resolution)
+        else:
+            step = _line_search(obj, x, f, g, p, max_halvings=0 if approximate else _MAX_HALVINGS)
         if step is None and approximate:  # the approximate Hessian misled: exact from here on
             direction.approximate = converged = False
             continue
@@ -213,7 +220,6 @@ def _newton(obj, x0, tol, max_iter, verbose, direction, name, on_iteration=None)
             # No decrease at all along a descent direction: at the optimum when the decrease the
             # step promised is within the rounding of f (a sum of n losses computed in X's dtype),
             # else a failure to report, not convergence.
-            resolution = _F_ROUNDING * np.finfo(obj.dtype).eps * abs(f)
             if not converged and not gap <= resolution:
                 stop_reason = (f"the line search could not decrease the objective (Newton decrement "
                                f"estimate {gap:.3g}, objective {f:.6g}); the problem may be badly "
