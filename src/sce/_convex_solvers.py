@@ -36,6 +36,8 @@ class SolverResult:
     def __init__(self, x, f, n_iter, converged, grad_norm, stop_reason=None):
         self.x, self.f, self.n_iter, self.converged, self.grad_norm = x, f, n_iter, converged, grad_norm
         self.stop_reason = stop_reason
+        # v -> H^-1 v with the last Hessian the solver factored (newton-cholesky), else None
+        self.hessian_solve = None
 
 
 def _check_finite_start(f, g):
@@ -389,8 +391,11 @@ def newton_cholesky(obj, x0, tol, max_iter, verbose=0, on_iteration=None):
 
 
 def _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration):
+    factor = []  # the Cholesky factor of the last Hessian, when it was definite
+
     def direction(f, g, curvature, mon):
         H = obj.hess(curvature)
+        factor.clear()
         if not np.isfinite(H).all():  # overflow: _newton reports it
             return np.full_like(g, np.nan)
         # LAPACK directly: scipy.linalg's checked wrappers cost more than the solve on small systems
@@ -398,6 +403,7 @@ def _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration):
         if info == 0:
             p, info = scipy.linalg.lapack.dpotrs(c, g, lower=0)
             if info == 0:
+                factor.append(c)
                 return -p
         # Not positive definite (singular without penalty, or so badly scaled that it looks so):
         # least squares on D H D with D = diag(H)^-1/2, so that blocks of very different scales
@@ -413,7 +419,11 @@ def _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration):
             if info == 0:
                 return -p * D
         return -scipy.linalg.lstsq(Hs, gs, check_finite=False)[0] * D
-    return _newton(obj, x0, tol, max_iter, verbose, direction, "newton-cholesky", on_iteration)
+    res = _newton(obj, x0, tol, max_iter, verbose, direction, "newton-cholesky", on_iteration)
+    if factor:
+        c = factor[0]
+        res.hessian_solve = lambda v: scipy.linalg.lapack.dpotrs(c, v, lower=0)[0]
+    return res
 
 
 def lbfgs(obj, x0, tol, max_iter, verbose=0, on_iteration=None):
