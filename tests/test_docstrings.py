@@ -14,12 +14,13 @@ from sklearn.datasets import load_iris, make_classification, make_multilabel_cla
 import sce
 import sce._functional
 import sce.linear
+import sce.linear_cv
 import sce.mlp
 
 PUBLIC = {name: getattr(sce, name) for name in sce.__all__}
 ESTIMATORS = {name: obj for name, obj in PUBLIC.items() if inspect.isclass(obj)}
 FUNCTIONS = {name: obj for name, obj in PUBLIC.items() if not inspect.isclass(obj)}
-MODULES = [sce, sce._functional, sce.linear, sce.mlp]
+MODULES = [sce, sce._functional, sce.linear, sce.linear_cv, sce.mlp]
 
 # numpy's defaults, set explicitly: the examples print arrays, and another test (or a plugin)
 # changing the global print options must not change what they print
@@ -142,6 +143,11 @@ def _dataframe(X):
 FITS = {
     "logistic multinomial": lambda: sce.LogisticClassifier().fit(*_data("multiclass")),
     "logistic binary lbfgs": lambda: sce.LogisticClassifier(solver="lbfgs").fit(*_data("binary")),
+    "logistic cv legacy": lambda: sce.LogisticClassifierCV(
+        Cs=3, cv=3, l1_ratios=(0,), scoring="accuracy", use_legacy_attributes=True).fit(*_data("multiclass")),
+    "logistic cv refit=False": lambda: sce.LogisticClassifierCV(
+        Cs=3, cv=3, l1_ratios=(0,), scoring="accuracy", use_legacy_attributes=False, refit=False).fit(
+        *_data("binary")),
     "mlp adam": lambda: sce.SigmoidMLPClassifier((5,), learning_rate_init=0.05, random_state=0).fit(
         *_data("multiclass")),
     "mlp sgd early stopping": lambda: sce.SigmoidMLPClassifier(
@@ -154,6 +160,9 @@ FITS = {
 if HAVE_PANDAS:  # X with string column names sets feature_names_in_
     FITS["logistic dataframe"] = lambda: sce.LogisticClassifier().fit(
         _dataframe(_data("multiclass")[0]), _data("multiclass")[1])
+    FITS["logistic cv dataframe"] = lambda: sce.LogisticClassifierCV(
+        Cs=3, cv=3, l1_ratios=(0,), scoring="accuracy", use_legacy_attributes=False).fit(
+        _dataframe(_data("binary")[0]), _data("binary")[1])
     FITS["mlp dataframe"] = lambda: sce.SigmoidMLPClassifier(
         (5,), solver="lbfgs", alpha=1.0, random_state=0).fit(_dataframe(_data("binary")[0]), _data("binary")[1])
 

@@ -11,6 +11,7 @@ from sklearn.datasets import load_breast_cancer, load_iris, make_classification
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sce import LogisticClassifier, LogisticClassifierCV
 
@@ -200,3 +201,13 @@ def test_builtin_scores_equal_scikit_learns_scorers(name, loader):
         else:
             expected = get_scorer(name)(m, X[test], y[test], sample_weight=sw[test])
         assert value == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+@parametrize_with_checks([LogisticClassifierCV(Cs=3, cv=2, l1_ratios=(0,), scoring="neg_log_loss",
+                                               use_legacy_attributes=False),
+                          LogisticClassifierCV(Cs=2, cv=2, l1_ratios=(0.5,), scoring="accuracy",
+                                               use_legacy_attributes=True)])
+# the balanced class-weight check sets cv=3 on a class of 2 members: scikit-learn's splitter warns
+@pytest.mark.filterwarnings("ignore:The least populated class in y:UserWarning")
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)

@@ -111,12 +111,28 @@ class LogisticClassifierCV(LogisticClassifier):
         ``use_legacy_attributes`` for the layouts).
     scores_ : dict or ndarray
         The held-out score of every fold and path point.
-    C_, l1_ratio_ : ndarray or float
-        The chosen values (legacy: repeated per class).
+    C_ : ndarray of shape (1,) or (n_classes,), or float
+        The chosen C (legacy layout: repeated per class; new layout: a float).
+    l1_ratio_ : ndarray of shape (1,) or (n_classes,), or float
+        The chosen l1_ratio, in the same layout.
     n_iter_ : ndarray
         Solver iterations of every fold and path point.
-    coef_, intercept_, classes_, n_features_in_, feature_names_in_
-        As in ``LogisticClassifier``.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Coefficients of the model refitted at the chosen point (or the folds' average), in X's
+        dtype.
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Its intercepts.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    sklearn.linear_model.LogisticRegressionCV : The scikit-learn estimator this one replaces.
+    LogisticClassifier : The model fitted at each path point, and its solvers.
 
     Examples
     --------
