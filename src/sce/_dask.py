@@ -378,13 +378,9 @@ def fit(est, X, y, sample_weight=None):
     if solver != "proximal-newton":
         solver = est._choose_solver(solver, obj)
     res = solve(solver, obj, x0, est.tol, est.max_iter, est.verbose, max_iter_message(est.solver, est.max_iter))
-    W, b = obj.unpack(res.x)
-    if obj.multinomial and est.fit_intercept:
-        b -= b.mean()  # the softmax leaves a common shift free; report the centred solution
-    if obj.multinomial and obj.l2_strength == 0 and obj.l1_weights is None:
-        W -= W.mean(axis=0)
-    est.coef_ = W
-    est.intercept_ = b if est.fit_intercept else np.zeros(obj.K, dtype=dtype)
+    from .linear import solution  # linear imports this module when it meets dask input
+
+    est.coef_, est.intercept_ = solution(obj, res.x)
     est.n_iter_ = np.array([res.n_iter], dtype=np.int32)
     est.solver_ = solver
     est.objective_ = res.f
