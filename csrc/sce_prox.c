@@ -27,6 +27,13 @@ SCE_CLONES static double sce_dot(sce_int n, const double *a, const double *b)
     return s;
 }
 
+/* z_j + delta, the new z_j of a step to u_j = x_j + z_j = target: -x_j exactly when the target is 0,
+ * since z_j + delta can round to a u_j of 1e-17 or so, a non-zero coefficient for nothing. */
+static double sce_step_to(double x, double z, double delta, double target)
+{
+    return target == 0.0 ? -x : z + delta;
+}
+
 /* One sweep over the coordinates j of `order` (all of them when order is NULL): returns the largest
  * change of the model, H_jj delta^2, that a coordinate step made. */
 static double sce_cd_sweep(sce_int m, sce_int count, const sce_int *order, const double *H, const double *g,
@@ -42,10 +49,10 @@ static double sce_cd_sweep(sce_int m, sce_int count, const sce_int *order, const
         /* a coordinate at 0 whose slope the L1 weight covers stays at 0: no update to pay */
         if (u == 0.0 && fabs(b) <= w[j])
             continue;
-        const double delta = sce_soft_threshold(u - b / a, w[j] / a) - u;
+        const double target = sce_soft_threshold(u - b / a, w[j] / a), delta = target - u;
         if (delta == 0.0)
             continue;
-        z[j] += delta;
+        z[j] = sce_step_to(x[j], z[j], delta, target);
         sce_axpy(m, delta, H + j * m, Hz); /* H is symmetric: row j is column j */
         const double change = a * delta * delta;
         largest = change > largest ? change : largest;
@@ -167,7 +174,8 @@ static int sce_face_step(sce_int m, sce_int count, const sce_int *order, const d
     }
     for (sce_int a = 0; a < p; a++) {
         const sce_int j = face[a];
-        z[j] += D[a];
+        const double u = x[j] + z[j];
+        z[j] = sce_step_to(x[j], z[j], D[a], u + D[a]); /* D_j = -u_j: exactly 0 */
         if (D[a] != 0.0)
             sce_axpy(m, D[a], H + j * m, Hz);
     }
@@ -212,7 +220,7 @@ static int sce_cd_restricted(sce_int m, sce_int p, const sce_int *active, const 
     }
     for (sce_int a = 0; a < p; a++)
         if (y[a] != 0.0) {
-            z[active[a]] += y[a];
+            z[active[a]] = sce_step_to(x[active[a]], z[active[a]], y[a], xA[a] + y[a]);
             sce_axpy(m, y[a], H + active[a] * m, Hz);
         }
     return sweeps;

@@ -20,8 +20,8 @@ from ._threads import serial_blas
 
 _ARMIJO = 1e-4
 _MAX_HALVINGS = 30
-# Working set: at least this many features, and twice the non-zero ones; at most _WS_MAX unless more
-# are non-zero already.
+# Working set: at least this many features, and twice the non-zero ones, of those that can move; at
+# most _WS_MAX unless more are non-zero already.
 _WS_MIN = 64
 _WS_MAX = 1024
 
@@ -43,9 +43,14 @@ def _feature_scores(obj, x, g, w):
 
 def _working_set(scores):
     active = np.flatnonzero(np.isinf(scores))
-    size = min(max(_WS_MIN, 2 * len(active)), max(_WS_MAX, len(active)), len(scores))
+    # only features that can move: one whose gradient its L1 weight covers would only widen the
+    # Hessian (the Gram matrix's cost grows with the square of a row's entries in the set)
+    movable = np.count_nonzero(scores > 0)
+    size = min(max(_WS_MIN, 2 * len(active)), max(_WS_MAX, len(active)), movable)
     if size >= len(scores):
         return np.arange(len(scores))
+    if size == 0:  # x is optimal in every feature: the intercepts alone are left
+        return np.empty(0, dtype=np.intp)
     return np.sort(np.argpartition(-scores, size - 1)[:size])
 
 
