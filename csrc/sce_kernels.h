@@ -105,8 +105,9 @@ int sce_logistic_gram(const sce_rows *X, const void *weights, int fit_intercept,
 int sce_logistic_sq_colsums(const sce_rows *X, sce_int K, const double *C, double *out, int n_threads);
 
 /* Proximal Newton's subproblem: min over z of g'z + 1/2 z'Hz + sum_j w_j |x_j + z_j| for a dense
- * symmetric positive semi-definite row-major (m, m) H, by cyclic coordinate descent from the given z,
- * with Hz = H z kept up to date (pass it consistent with z).  Stops when no coordinate changed the
+ * symmetric positive semi-definite row-major (m, m) H, by cyclic coordinate descent from the given z
+ * (with occasional exact steps on the face of the current signs, csrc/sce_prox.c), with Hz = H z
+ * kept up to date (pass it consistent with z).  Stops when no coordinate changed the
  * model by more than tol (the change of a coordinate step is H_jj delta^2) or after max_sweeps
  * sweeps; returns the number of sweeps, -1 when its scratch memory could not be allocated. */
 int sce_l1_quadratic_cd(sce_int m, const double *H, const double *g, const double *x, const double *w,

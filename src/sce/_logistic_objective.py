@@ -399,8 +399,9 @@ class LogisticObjective:
         n_coef = self.K * len(features)
         index = np.concatenate([k * self.d + features for k in range(self.K)]
                                + ([np.arange(self.n_coef, self.size)] if self.fit_intercept else []))
-        # the whole Hessian, cut down, when forming it is cheap anyway and the columns are many
-        if self.gram_is_cheap() and (not self.sparse or 2 * len(features) > self.d):
+        # dense X: the whole Hessian, cut down, when forming it is cheap anyway (no copy of the
+        # columns); CSR X: the Gram kernel pairs only the entries in those columns, never more work
+        if self.gram_is_cheap() and not self.sparse:
             return self.hess(curvature)[np.ix_(index, index)], index
         H = self.sums.hess(curvature, self.fit_intercept, features)
         self.n_passes += self.K * (self.K + 1) // 2

@@ -20,8 +20,8 @@ from ._threads import serial_blas
 
 _ARMIJO = 1e-4
 _MAX_HALVINGS = 30
-# Working set: at least this many features, and twice the non-zero ones; at most _WS_MAX unless more
-# are non-zero already.
+# Working set: at least this many features, and twice the non-zero ones, of those that can move; at
+# most _WS_MAX unless more are non-zero already.
 _WS_MIN = 64
 _WS_MAX = 1024
 
@@ -43,9 +43,14 @@ def _feature_scores(obj, x, g, w):
 
 def _working_set(scores):
     active = np.flatnonzero(np.isinf(scores))
-    size = min(max(_WS_MIN, 2 * len(active)), max(_WS_MAX, len(active)), len(scores))
+    # only features that can move: one whose gradient its L1 weight covers would only widen the
+    # Hessian (the Gram matrix's cost grows with the square of a row's entries in the set)
+    movable = np.count_nonzero(scores > 0)
+    size = min(max(_WS_MIN, 2 * len(active)), max(_WS_MAX, len(active)), movable)
     if size >= len(scores):
         return np.arange(len(scores))
+    if size == 0:  # x is optimal in every feature: the intercepts alone are left
+        return np.empty(0, dtype=np.intp)
     return np.sort(np.argpartition(-scores, size - 1)[:size])
 
 
@@ -75,7 +80,9 @@ def _proximal_newton(obj, x0, tol, max_iter, verbose, on_iteration):
             break
         z, Hz = np.zeros(len(index)), np.zeros(len(index))
         gi, xi, wi = g[index], x[index], w[index]
-        cd_tol = max(1e-3 * last_gap, 1e-3 * gap_tol * abs(F))
+        # The inner solve's accuracy goes to 0 with the relative gap (the forcing term of inexact
+        # Newton): a fixed fraction of the gap left the last iterations converging only linearly.
+        cd_tol = max(1e-3 * last_gap * min(1.0, last_gap / max(abs(F), 1e-300)), 1e-3 * gap_tol * abs(F))
         _core.l1_quadratic_cd(H, gi, xi, wi, z, Hz, 1000, cd_tol)
         l1_change = float(wi @ (np.abs(xi + z) - np.abs(xi)))
         slope = float(gi @ z) + l1_change  # the directional derivative bound of Lee et al.
