@@ -88,9 +88,10 @@ def _path_objectives(cv, X, y, folds, Cs, l1_ratio=0.0):
     return np.array(gaps)
 
 
+@pytest.mark.parametrize("n_redundant", [0, 2])  # 2: collinear columns, an ill-conditioned Hessian
 @pytest.mark.parametrize("l1_ratio", [0.0, 1.0])
-def test_every_path_point_is_converged(l1_ratio):
-    X, y = make_classification(2000, 30, n_informative=8, n_redundant=0, random_state=0)
+def test_every_path_point_is_converged(l1_ratio, n_redundant):
+    X, y = make_classification(2000, 30, n_informative=8, n_redundant=n_redundant, random_state=0)
     folds = list(StratifiedKFold(4).split(X, y))
     Cs = np.logspace(-3, 2, 6)
     cv = LogisticClassifierCV(Cs=Cs, l1_ratios=(l1_ratio,), cv=folds, **NEW).fit(X, y)
