@@ -3,6 +3,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 
@@ -141,3 +142,20 @@ def test_newton_cg_result_does_not_depend_on_threads():
         other = LogisticClassifier(solver="newton-cg", n_threads=n_threads).fit(X, y)
         np.testing.assert_array_equal(other.coef_, one.coef_)
         np.testing.assert_array_equal(other.predict_proba(X), one.predict_proba(X))
+
+
+def test_newton_cg_stops_near_a_nearly_separable_optimum(load_dataset):
+    """Close to the optimum of a nearly separable problem at large C, CG cannot meet its residual
+    test in rounding; the Newton steps then stop on the gradient or on f's resolution instead of
+    running to max_iter with gap estimates of 1e-29 (reuters_moneyfx at C = 1e4, warm-started
+    from C = 1290 as in a path, did)."""
+    d = load_dataset("reuters_moneyfx")
+    X = sp.csr_matrix((d["data"], d["indices"], d["indptr"]), shape=tuple(d["shape"])).astype(np.float64)
+    y = d["y"]
+    m = LogisticClassifier(C=1290).fit(X, y)
+    warm = LogisticClassifier(C=1e4, warm_start=True, max_iter=30)
+    warm.coef_, warm.intercept_, warm.classes_ = m.coef_, m.intercept_, m.classes_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        warm.fit(X, y)
+    assert warm.n_iter_[0] < 15
