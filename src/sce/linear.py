@@ -48,7 +48,6 @@ def _encode_labels(y):
     return le.classes_, y_enc
 
 
-
 def validated_fit_input(est, X, y, sample_weight, ensure_all_finite=False):
     """(X, y, y as indices into est.classes_, sample weights) validated as scikit-learn's
     LogisticRegression does (its errors for one class and for liblinear's limits); sets
@@ -92,6 +91,7 @@ def solution(obj, x):
     if obj.multinomial and obj.l2_strength == 0 and obj.l1_weights is None:
         W -= W.mean(axis=0)  # without penalty the same holds for the coefficients
     return W, (b if obj.fit_intercept else np.zeros(obj.K, dtype=obj.dtype))
+
 
 class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoefMixin, ClassifierMixin,
                          BaseEstimator):
