@@ -7,6 +7,7 @@ from numbers import Integral, Number
 
 import numpy as np
 import scipy.special
+from joblib import effective_n_jobs
 from sklearn.callback._callback_support import callback_management_context
 from sklearn.linear_model._logistic import _check_solver
 from sklearn.metrics import get_scorer, get_scorer_names, make_scorer
@@ -230,7 +231,7 @@ class LogisticClassifierCV(LogisticClassifier):
                 return lambda stop: fit_path(problem, train_weights, Cs, ratios[r], self._choose_solver,
                                              stop, on_point)
 
-            workers = effective_n_threads(-1 if self.n_jobs is None else self.n_jobs)
+            workers = effective_n_threads(-1) if self.n_jobs is None else effective_n_jobs(self.n_jobs)
             results = run_paths([task(f, r) for f, r in paths], min(workers, len(paths)))
             coefs = np.array([c for c, _ in results])       # (n_paths, n_cs, size)
             n_iter = np.array([n for _, n in results])      # (n_paths, n_cs)
