@@ -3,7 +3,8 @@
 A fold's training set is X itself with the held-out rows' sample weights set to 0: every objective of
 sce._logistic_objective is a weighted sum over rows, so that is exactly the objective on the
 training rows, and no fold copies X (the folds share it, and the row subsample Newton-CG copies).
-Along a path the penalty decreases (C increases) and each fit starts from the previous solution, so
+Along a path the penalty decreases (C increases) and each fit starts from the previous solution,
+moved along the path's tangent where the solver left its Hessian's factor (predicted_start), so
 after the first point a few Newton steps suffice.  Paths run in threads: the kernels release the
 GIL, and the fits running at once share the cores (sce._threads).  The held-out rows are copied to
 score them, one fold at a time, so that at most one such copy exists.
