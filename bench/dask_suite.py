@@ -169,7 +169,7 @@ def run(ctx):
     reset_load()
     rows = []
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                                  dashboard_address="127.0.0.1:0") as cluster, distributed.Client(cluster) as client:
         client.run(lambda: __import__("sce._dask"))  # imports on the workers: not part of the first timing
         probs = _problems(ctx, client)
         ctx.progress(NAME, 3 * len(probs))

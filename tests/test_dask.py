@@ -21,7 +21,9 @@ da = pytest.importorskip("dask.array")
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                       dashboard_address=None)
+                                       # its HTTP server on a free loopback port: the default 8787
+                                       # may be taken (another cluster), which fails the start
+                                       dashboard_address="127.0.0.1:0")
     with distributed.Client(cluster) as c:
         yield c
     cluster.close()
