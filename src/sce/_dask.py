@@ -374,12 +374,12 @@ def fit(est, X, y, sample_weight=None):
     est.classes_ = classes
     sums = DaskSums(client, blocks, summaries, est.n_threads, Traffic())
     obj = _lo.LogisticObjective.over(sums, est.C, est.fit_intercept, n_classes, penalty)
-    x0 = _warm_start(est, obj)
+    from .linear import solution, warm_start_point  # linear imports this module for dask input
+
+    x0 = warm_start_point(est, obj)
     if solver != "proximal-newton":
         solver = est._choose_solver(solver, obj)
     res = solve(solver, obj, x0, est.tol, est.max_iter, est.verbose, max_iter_message(est.solver, est.max_iter))
-    from .linear import solution  # linear imports this module when it meets dask input
-
     est.coef_, est.intercept_ = solution(obj, res.x)
     est.n_iter_ = np.array([res.n_iter], dtype=np.int32)
     est.solver_ = solver
@@ -387,23 +387,6 @@ def fit(est, X, y, sample_weight=None):
     est._dask_traffic = {"tasks": sums.traffic.tasks, "bytes": sums.traffic.bytes, "passes": obj.n_passes}
     client.cancel(blocks)  # the data leave the workers' memory with the fit
     return est
-
-
-def _warm_start(est, obj):
-    """The starting point: the previous fit's coefficients with warm_start (as LogisticClassifier.fit)."""
-    x0 = np.zeros(obj.size)
-    if est.warm_start and hasattr(est, "coef_"):
-        previous = est.coef_.toarray() if sp.issparse(est.coef_) else est.coef_
-        if est.fit_intercept:
-            previous = np.append(previous, np.asarray(est.intercept_)[:, None], axis=1)
-        n_cols = obj.d + int(est.fit_intercept)
-        if previous.shape != (obj.K, n_cols):
-            expected = f"({n_cols},) or (1, {n_cols})" if obj.K == 1 else f"({obj.K}, {n_cols})"
-            raise ValueError(f"Initialization coef is of shape {previous.shape}, expected shape {expected}")
-        x0[: obj.n_coef] = previous[:, : obj.d].ravel()
-        if est.fit_intercept:
-            x0[obj.n_coef:] = est.intercept_
-    return x0
 
 
 # -- predictions ------------------------------------------------------------------------------------

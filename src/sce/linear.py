@@ -78,6 +78,25 @@ def validated_fit_input(est, X, y, sample_weight, ensure_all_finite=False):
     return X, y, y_enc, sample_weight
 
 
+def warm_start_point(est, obj):
+    """The solver's starting point: zeros, or with warm_start the previous fit's coefficients, whose
+    shape (with the intercept as a last column when fitting one) must be the new problem's
+    (scikit-learn's check and message)."""
+    x0 = np.zeros(obj.size)
+    if est.warm_start and hasattr(est, "coef_"):
+        previous = est.coef_.toarray() if sp.issparse(est.coef_) else est.coef_
+        if est.fit_intercept:
+            previous = np.append(previous, np.asarray(est.intercept_)[:, None], axis=1)
+        n_cols = obj.d + int(est.fit_intercept)
+        if previous.shape != (obj.K, n_cols):
+            expected = f"({n_cols},) or (1, {n_cols})" if obj.K == 1 else f"({obj.K}, {n_cols})"
+            raise ValueError(f"Initialization coef is of shape {previous.shape}, expected shape {expected}")
+        x0[: obj.n_coef] = previous[:, : obj.d].ravel()
+        if est.fit_intercept:
+            x0[obj.n_coef:] = est.intercept_
+    return x0
+
+
 def targets(y_enc, n_classes):
     """The objective's targets: class indices for more than two classes, else 0/1."""
     return y_enc if n_classes > 2 else (y_enc == 1)
@@ -322,21 +341,7 @@ class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoef
 
         obj = LogisticObjective(X, targets(y_enc, n_classes), sample_weight, self.C, self.fit_intercept,
                                 n_classes, self.n_threads, penalty)
-        x0 = np.zeros(obj.size)
-        if self.warm_start and hasattr(self, "coef_"):
-            # scikit-learn's check and message: the previous coefficients (with the intercept as
-            # a last column when fitting one) must have the new problem's shape
-            previous = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
-            if self.fit_intercept:
-                previous = np.append(previous, np.asarray(self.intercept_)[:, None], axis=1)
-            n_cols = obj.d + int(self.fit_intercept)
-            if previous.shape != (obj.K, n_cols):
-                expected = f"({n_cols},) or (1, {n_cols})" if obj.K == 1 else f"({obj.K}, {n_cols})"
-                raise ValueError(f"Initialization coef is of shape {previous.shape}, expected shape "
-                                 f"{expected}")
-            x0[: obj.n_coef] = previous[:, : obj.d].ravel()
-            if self.fit_intercept:
-                x0[obj.n_coef:] = self.intercept_
+        x0 = warm_start_point(self, obj)
         if solver != "proximal-newton":
             solver = self._choose_solver(solver, obj)
         with callback_management_context(self):
