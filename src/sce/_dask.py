@@ -212,7 +212,11 @@ class DaskSums:
             if len(parts) == 1:
                 break
         self.traffic.bytes += nbytes
-        return parts[0].result()
+        # gathered arrays may start off their element size, like the workers' (see _aligned)
+        result = parts[0].result()
+        if isinstance(result, tuple):
+            return result[0], _aligned(result[1])
+        return _aligned(result)
 
     def evaluate(self, W, b):
         futures = self._map(_chunk_evaluate, W, b, self.n_threads, sent=W.nbytes + b.nbytes)
