@@ -447,3 +447,17 @@ def load_note(load):
     if load["share_over_0.5_core"] > 0.1:
         return text + "; **other processes were running: timings are noisy**."
     return text + "."
+
+
+def finish_markdown(md, load, missing=None):
+    """A suite's Markdown lines joined into its report: a line naming the optional peer that is
+    not installed (``missing``: (name, pip name), or None), then the load sentence when sampled."""
+    md = list(md)
+    if missing is not None:
+        name, package = missing
+        md += ["", f"{name} is not installed (pip install {package}): not compared."]
+    note = load_note(load)
+    if note:
+        md += ["", note]
+    return "\n".join(md) + "\n"
+

@@ -20,7 +20,7 @@ from sce._logistic_params import penalty_of
 
 from ._data import available_datasets, load_dataset
 from ._format import fmt_num, fmt_ratio, markdown_table, paragraph
-from ._harness import Report, load_note, load_summary, reset_load, settle
+from ._harness import Report, finish_markdown, load_summary, reset_load, settle
 
 NAME = "cv"
 DESCRIPTION = "LogisticClassifierCV vs LogisticRegressionCV and GridSearchCV (time, chosen C, path gaps)"
@@ -191,10 +191,7 @@ def _markdown(rows, load):
     md += ["", paragraph("All times: " + "; ".join(
         f"{r['dataset']} {r['penalty']}: " + ", ".join(f"{k} {fmt_num(v['time_s'])}" for k, v in r["fits"].items())
         for r in rows) + ".")]
-    note = load_note(load)
-    if note:
-        md += ["", note]
-    return "\n".join(md) + "\n"
+    return finish_markdown(md, load)
 
 
 def _plot(plt, rows):

@@ -25,7 +25,7 @@ from sce._logistic_objective import LogisticObjective
 
 from ._data import available_datasets, binary_targets, load_dataset
 from ._format import fmt_num, fmt_ratio, markdown_table, paragraph
-from ._harness import Report, get_peer, load_note, load_summary, reset_load, settle
+from ._harness import Report, finish_markdown, get_peer, load_summary, reset_load, settle
 
 NAME = "dask"
 DESCRIPTION = "sce on a Dask LocalCluster vs dask-ml LogisticRegression and in-memory sce"
@@ -251,9 +251,4 @@ def _markdown(rows, dask_ml, load):
                     "all crossed processes. dask-ml gets CSR problems as dense chunks (its intercept "
                     "column fails on sparse ones). client peak: the client's resident memory above its level "
                     "before the fit."), "", paragraph("; ".join(detail) + ".")]
-    if dask_ml is None:
-        md += ["", paragraph("dask-ml is not installed (pip install dask-ml): not compared.")]
-    note = load_note(load)
-    if note:
-        md += ["", note]
-    return "\n".join(md) + "\n"
+    return finish_markdown(md, load, ("dask-ml", "dask-ml") if dask_ml is None else None)

@@ -24,7 +24,7 @@ from sce._logistic_params import Penalty
 
 from ._data import available_datasets, binary_targets, load_dataset
 from ._format import fmt_num, fmt_ratio, markdown_table, paragraph
-from ._harness import Report, get_peer, load_note, load_summary, reset_load, settle, time_call
+from ._harness import Report, finish_markdown, get_peer, load_summary, reset_load, settle, time_call
 
 NAME = "l1"
 DESCRIPTION = "L1 logistic regression vs scikit-learn saga / liblinear (and skglm) at equal gap"
@@ -174,9 +174,4 @@ def _markdown(rows, skglm, load):
         f"{k} {fmt_num(v['time_s']) if v['time_s'] else 'not reached'}" for k, v in r["fits"].items() if k != "sce")
         for r in rows]
     md += ["", paragraph("Every peer's time to the gap: " + "; ".join(others) + ".")]
-    if skglm is None:
-        md += ["", paragraph("skglm is not installed (pip install skglm): not compared.")]
-    note = load_note(load)
-    if note:
-        md += ["", note]
-    return "\n".join(md) + "\n"
+    return finish_markdown(md, load, ("skglm", "skglm") if skglm is None else None)

@@ -20,7 +20,7 @@ from sce._sparse import check_csr
 
 from ._data import available_datasets, binary_targets, load_dataset
 from ._format import fmt_num, fmt_ratio, markdown_table, paragraph
-from ._harness import Report, cpu_count, load_note, load_summary, reset_load, settle, time_call
+from ._harness import Report, cpu_count, finish_markdown, load_summary, reset_load, settle, time_call
 
 NAME = "overheads"
 DESCRIPTION = "the sparse input check's share of a fit; concurrent fits in threads"
@@ -116,9 +116,6 @@ def run(ctx):
                   "once share the usable cores; n_threads given explicitly is used as given, so "
                   f"n_threads={cores} runs {n_jobs} x {cores} threads on {cores} cores."),
     ]
-    note = load_note(load)
-    if note:
-        md += ["", note]
-    return Report(markdown="\n".join(md) + "\n",
+    return Report(markdown=finish_markdown(md, load),
                   results={"sparse_check": check_rows, "concurrent": conc_rows, "cores": cores,
                            "other_processes_cpu": load})
