@@ -200,3 +200,25 @@ def test_worker_killed_mid_fit(client, monkeypatch):
     else:
         assert str(outcome["error"])
     client.wait_for_workers(2, timeout=60)
+
+
+@pytest.mark.parametrize("n_chunks", [1, 2, 7, 20])
+def test_chunk_sums_do_not_depend_on_placement(n_chunks):
+    """The chunks' sums are added by the binary tree over the chunks whichever worker holds which:
+    every grouping gives the same bits (a sequential or per-worker sum would not, in general)."""
+    from sce._dask_sums import _group_sums, _node_sum, _tree_levels
+    rng = np.random.default_rng(n_chunks)
+    results = [(float(rng.standard_normal() * 1e3), rng.standard_normal(5) * 10.0 ** rng.integers(-8, 8, 5))
+               for _ in range(n_chunks)]
+    root = (_tree_levels(n_chunks), 0)
+    reference = _node_sum(root, dict(enumerate(results)), n_chunks)
+    np.testing.assert_allclose(reference[1], np.sum([r[1] for r in results], axis=0), rtol=1e-12)
+    for trial in range(10):
+        owner = rng.integers(0, 3, n_chunks) if trial else np.zeros(n_chunks, dtype=int)
+        nodes = {}
+        for w in range(3):
+            chunks = [i for i in range(n_chunks) if owner[i] == w]
+            nodes.update(_group_sums([results[i] + (None,) for i in chunks], chunks, n_chunks))
+        total = _node_sum(root, nodes, n_chunks)
+        assert total[0] == reference[0]
+        np.testing.assert_array_equal(total[1], reference[1])
