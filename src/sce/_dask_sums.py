@@ -197,6 +197,10 @@ def _group_sums(results, chunks, n):
     return {node: _node_sum(node, parts, n) for node in _held_nodes(chunks, n)}
 
 
+def _group_call_sums(func, items, extra, chunks, n, *args):
+    return _group_sums(_group_call(func, items, extra, *args), chunks, n)
+
+
 def _group_items(results):
     return [_travelling(r) for r in results]
 
@@ -275,12 +279,29 @@ class DaskSums:
         return out
 
     def _reduce(self, futures, nbytes):
-        """The sum of the chunks' results (of evaluations, the loss and gradient sums), added by the
-        binary tree over the chunks: each worker adds the subtrees it holds whole, the client the
-        rest.  Arrays gathered may start off their element size (see _aligned)."""
+        """The sum of the evaluations' (loss, gradient sums) in the groups' futures (see _total)."""
         n = len(self.chunk_rows)
         partial = [self.client.submit(_group_sums, f, chunks, n, pure=False, **_placement(w))
                    for f, (w, chunks, _) in zip(futures, self.groups)]
+        return self._total(partial, nbytes)
+
+    def _sum(self, nbytes, func, *args, per_group=None, sent=0):
+        """The sum of func's results over the chunks, with one task per group that runs it and adds
+        what it can (see _total)."""
+        n = len(self.chunk_rows)
+        partial = []
+        for g, (worker, chunks, blocks) in enumerate(self.groups):
+            extra = None if per_group is None else per_group[g]
+            partial.append(self.client.submit(_group_call_sums, func, blocks, extra, chunks, n, *args, pure=False,
+                                              **_placement(worker)))
+        self.traffic.bytes += sent * len(partial)
+        return self._total(partial, nbytes)
+
+    def _total(self, partial, nbytes):
+        """The total of the groups' partial sums: each worker added the subtrees of the binary tree
+        over the chunks that it holds whole, the client adds the rest.  Arrays gathered may start off
+        their element size (see _aligned)."""
+        n = len(self.chunk_rows)
         self.traffic.tasks += len(partial)
         nodes = {}
         for group in self.client.gather(partial):
@@ -297,19 +318,17 @@ class DaskSums:
         return loss, grad, futures
 
     def hessp(self, curvature, V, vb):
-        parts = self._map(_chunk_hessp, V, vb, self.n_threads, per_group=curvature, sent=V.nbytes + vb.nbytes)
-        return self._reduce(parts, 8 * (V.size + vb.size))
+        return self._sum(8 * (V.size + vb.size), _chunk_hessp, V, vb, self.n_threads, per_group=curvature,
+                         sent=V.nbytes + vb.nbytes)
 
     def hess_diag(self, curvature):
-        parts = self._map(_chunk_hess_diag, self.n_threads, per_group=curvature)
-        return self._reduce(parts, 8 * (self.d + 1))
+        return self._sum(8 * (self.d + 1), _chunk_hess_diag, self.n_threads, per_group=curvature)
 
     def hess(self, curvature, fit_intercept, columns=None):
         columns = None if columns is None else np.asarray(columns)
-        parts = self._map(_chunk_hess, fit_intercept, self.n_threads, columns, per_group=curvature,
-                          sent=0 if columns is None else columns.nbytes)
         size = (self.d if columns is None else len(columns)) + 1
-        return self._reduce(parts, 8 * size * size)
+        return self._sum(8 * size * size, _chunk_hess, fit_intercept, self.n_threads, columns, per_group=curvature,
+                         sent=0 if columns is None else columns.nbytes)
 
     def check_finite(self):
         self.client.gather(self._map(_chunk_check_finite))
