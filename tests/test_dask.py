@@ -157,6 +157,28 @@ def test_grid_search_on_the_dask_backend(client):
     np.testing.assert_allclose(search.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"])
 
 
+def test_mlp_partial_fit_over_chunks(client):
+    """SigmoidMLPClassifier.partial_fit on a dask array runs on each chunk in turn, where it lives: the
+    same model as partial_fit called on the chunks' rows in order, the estimator updated in place."""
+    from sce import SigmoidMLPClassifier
+    X, y = _data(3, n=900, d=8, seed=3)
+    classes = np.unique(y)
+    Xd, yd = _chunked(X, 300), da.from_array(y, chunks=300)
+    settings = dict(hidden_layer_sizes=(7,), batch_size=64, random_state=0)
+    on_dask, in_memory = SigmoidMLPClassifier(**settings), SigmoidMLPClassifier(**settings)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        SigmoidMLPClassifier(**settings).partial_fit(Xd, yd)
+    for _ in range(3):
+        assert on_dask.partial_fit(Xd, yd, classes=classes) is on_dask
+        for s in range(0, len(y), 300):
+            in_memory.partial_fit(X[s:s + 300], y[s:s + 300], classes=classes)
+    assert len(on_dask.loss_curve_) == len(in_memory.loss_curve_) == 9
+    np.testing.assert_allclose(on_dask.loss_curve_, in_memory.loss_curve_, rtol=1e-12)
+    for a, b in zip(on_dask.coefs_ + on_dask.intercepts_, in_memory.coefs_ + in_memory.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(on_dask.predict(X), in_memory.predict(X))
+
+
 def test_dask_not_imported_for_numpy_input():
     code = ("import sys; import numpy as np; from sce import LogisticClassifier; "
             "m = LogisticClassifier().fit(np.eye(4), [0, 1, 0, 1]); m.predict(np.eye(4)); "

@@ -147,6 +147,42 @@ def fit(est, X, y, sample_weight=None):
     return est
 
 
+# -- SigmoidMLPClassifier.partial_fit ---------------------------------------------------------------
+
+def _chunk_partial_fit(est, X, y, sample_weight, classes):
+    return est.partial_fit(X, y, sample_weight=sample_weight, classes=classes)
+
+
+def partial_fit(est, X, y, sample_weight=None, classes=None):
+    """est.partial_fit over X's chunks in order, each call a task on the worker holding the chunk:
+    the model (parameters and optimizer state) travels from chunk to chunk, the rows stay.  The
+    result equals partial_fit called on each chunk in turn; the estimator is updated in place."""
+    import dask.array as da
+    client = _client()
+    _check_feature_names(est, getattr(X, "_meta", X), reset=not hasattr(est, "coefs_"))
+    X = _as_array(X, lengths=True)
+    if np.ndim(y) == 2 and y.shape[1] > 1:  # a multilabel indicator matrix
+        y = (_as_array(y, lengths=True) if is_dask_collection(y) else da.from_array(np.asarray(y)))
+        y = y.rechunk((X.chunks[0], -1))
+    else:
+        y = _like_rows(y, X, "y")
+    sw = _like_rows(sample_weight, X, "sample_weight")
+    columns = [X, y] if sw is None else [X, y, sw]
+    futures = client.compute([p for c in columns for p in c.to_delayed().ravel()])
+    k = X.numblocks[0]
+    parts = [futures[i * k:(i + 1) * k] for i in range(len(columns))] + ([[None] * k] if sw is None else [])
+    model = copy.copy(est)
+    model.__dict__.pop("feature_names_in_", None)  # the chunks are numpy arrays: checked above
+    for i, (xp, yp, wp) in enumerate(zip(*parts)):
+        model = client.submit(_chunk_partial_fit, model, xp, yp, wp, classes if i == 0 else None, pure=False)
+    names = getattr(est, "feature_names_in_", None)
+    est.__dict__.update(model.result().__dict__)
+    if names is not None:
+        est.feature_names_in_ = names
+    client.cancel(futures)
+    return est
+
+
 # -- predictions ------------------------------------------------------------------------------------
 
 def predict_method(est, X, method):

@@ -15,7 +15,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
-from . import _stochastic
+from . import _dask, _stochastic
 from ._callbacks import FitCallbacks
 from ._fit_state import restore_state_on_error
 from ._network import MLPObjective, initial_weights
@@ -273,14 +273,13 @@ class SigmoidMLPClassifier(CallbackSupportMixin, _stochastic.ProgressAttributes,
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the model with one epoch over X, y (solvers "sgd" and "adam" only).
 
-        The first call initializes the model (as ``fit`` would); later calls continue from it,
-        with the optimizer's state carried over, so k calls on the whole data equal one fit of
-        k epochs with ``shuffle=False``.
+        The first call initializes the model (as ``fit`` would); later calls continue from it with
+        the optimizer's state: k calls on the data equal a fit of k epochs with ``shuffle=False``.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data of this call.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training data; a row-chunked dask array is taken chunk by chunk, each on its worker.
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels, or a 0/1 indicator matrix for multilabel classification.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -298,6 +297,8 @@ class SigmoidMLPClassifier(CallbackSupportMixin, _stochastic.ProgressAttributes,
         if self.class_weight == "balanced":
             raise ValueError("class_weight='balanced' is not supported for partial_fit; pass a "
                              "dict of class weights instead.")
+        if _dask.is_dask_collection(X):  # the chunks in order, each where it lives (sce._dask)
+            return _dask.partial_fit(self, X, y, sample_weight, classes)
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
