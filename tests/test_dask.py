@@ -179,6 +179,18 @@ def test_mlp_partial_fit_over_chunks(client):
     np.testing.assert_array_equal(on_dask.predict(X), in_memory.predict(X))
 
 
+def test_callbacks_see_every_iteration(client):
+    from sklearn.callback import ScoringMonitor
+    X, y = _data(2, seed=5)
+    monitor = ScoringMonitor(scoring="neg_log_loss")
+    m = LogisticClassifier(solver="newton-cg").set_callbacks(monitor).fit(_chunked(X), da.from_array(y, chunks=500))
+    rows = monitor.get_logs().data
+    iterations = sorted((r for r in rows if r["task_name"] == "newton-iter"), key=lambda r: r["task_id"])
+    assert len(iterations) == m.n_iter_[0] > 1
+    fit_row = [r for r in rows if r["task_name"] == "fit"]
+    assert iterations[-1]["neg_log_loss"] == pytest.approx(fit_row[0]["neg_log_loss"], rel=1e-6)
+
+
 def test_dask_not_imported_for_numpy_input():
     code = ("import sys; import numpy as np; from sce import LogisticClassifier; "
             "m = LogisticClassifier().fit(np.eye(4), [0, 1, 0, 1]); m.predict(np.eye(4)); "

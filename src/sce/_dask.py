@@ -78,8 +78,6 @@ def fit(est, X, y, sample_weight=None):
     """LogisticClassifier.fit on dask input (see the module docstring)."""
     from dask import delayed
 
-    from ._convex_solvers import solve
-    from ._logistic_params import max_iter_message
     from ._logistic_params import resolve as resolve_penalty
 
     est._validate_params()
@@ -132,16 +130,12 @@ def fit(est, X, y, sample_weight=None):
     est.classes_ = classes
     sums = DaskSums.over_blocks(client, blocks, summaries, est.n_threads)
     obj = _lo.LogisticObjective.over(sums, est.C, est.fit_intercept, n_classes, penalty)
-    from .linear import solution, warm_start_point  # linear imports this module for dask input
+    from .linear import fit_with_callbacks, warm_start_point  # linear imports this module for dask input
 
     x0 = warm_start_point(est, obj)
     if solver != "proximal-newton":
         solver = est._choose_solver(solver, obj)
-    res = solve(solver, obj, x0, est.tol, est.max_iter, est.verbose, max_iter_message(est.solver, est.max_iter))
-    est.coef_, est.intercept_ = solution(obj, res.x)
-    est.n_iter_ = np.array([res.n_iter], dtype=np.int32)
-    est.solver_ = solver
-    est.objective_ = res.f
+    fit_with_callbacks(est, obj, solver, x0, X, y, sample_weight)
     est._dask_traffic = {"tasks": sums.traffic.tasks, "bytes": sums.traffic.bytes, "passes": obj.n_passes}
     client.cancel(blocks + [group[2] for group in sums.groups])  # the data leave the workers with the fit
     return est

@@ -112,6 +112,26 @@ def solution(obj, x):
     return W, (b if obj.fit_intercept else np.zeros(obj.K, dtype=obj.dtype))
 
 
+def fit_with_callbacks(est, obj, solver, x0, X, y, sample_weight):
+    """Minimize obj from x0 with the solver named, inside scikit-learn's callback context (the
+    callbacks are shown X, y, sample_weight and every iteration's parameters), and set est's fitted
+    attributes."""
+    with callback_management_context(est):
+        def attributes(x):  # a copy: scipy's L-BFGS-B reuses x's buffer
+            W, b = obj.unpack(np.array(x))
+            return {"coef_": W, "intercept_": b if obj.fit_intercept else np.zeros_like(b)}
+        iterations = FitCallbacks(est, X, y, sample_weight, attributes, "newton-iter", max(est.max_iter, 1) + 1, x0)
+        with running_fit():
+            res = solve(solver, obj, x0, est.tol, est.max_iter, est.verbose,
+                        max_iter_message(est.solver, est.max_iter), iterations.step)
+        iterations.end_last()
+        est.coef_, est.intercept_ = solution(obj, res.x)
+        est.n_iter_ = np.array([res.n_iter], dtype=np.int32)
+        est.solver_ = solver
+        est.objective_ = res.f
+        iterations.end_fit()  # the fitted estimator itself is the fit task's result
+
+
 class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoefMixin, ClassifierMixin,
                          BaseEstimator):
     """Logistic regression (binary and multinomial) with L2, L1 or elastic-net penalty.
@@ -344,21 +364,7 @@ class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoef
         x0 = warm_start_point(self, obj)
         if solver != "proximal-newton":
             solver = self._choose_solver(solver, obj)
-        with callback_management_context(self):
-            def attributes(x):  # a copy: scipy's L-BFGS-B reuses x's buffer
-                W, b = obj.unpack(np.array(x))
-                return {"coef_": W, "intercept_": b if obj.fit_intercept else np.zeros_like(b)}
-            iterations = FitCallbacks(self, X, y, sample_weight, attributes, "newton-iter",
-                                      max(self.max_iter, 1) + 1, x0)
-            with running_fit():
-                res = solve(solver, obj, x0, self.tol, self.max_iter, self.verbose,
-                            max_iter_message(self.solver, self.max_iter), iterations.step)
-            iterations.end_last()
-            self.coef_, self.intercept_ = solution(obj, res.x)
-            self.n_iter_ = np.array([res.n_iter], dtype=np.int32)
-            self.solver_ = solver
-            self.objective_ = res.f
-            iterations.end_fit()  # the fitted estimator itself is the fit task's result
+        fit_with_callbacks(self, obj, solver, x0, X, y, sample_weight)
         return self
 
     def predict_proba(self, X):
