@@ -12,6 +12,7 @@ SUITES = {
     "mlp": ".mlp",
     "l1": ".l1",
     "cv": ".cv",
+    "scaling": ".scaling",
     "overheads": ".overheads",
     "dask": ".dask_suite",
 }
