@@ -223,10 +223,9 @@ class DaskSums:
     """The sums of the per-block evaluations over blocks persisted on Dask workers.  The chunks are
     grouped by the worker that holds them, and a pass is one task per group (``groups``: per worker,
     its address, its chunks' indices and the future of the list of their blocks) that runs the
-    per-block function on each of its chunks; the per-chunk sums reach the client, which adds them
-    in the chunks' order, so the result does not depend on where the chunks live or on timing.  One
-    task per worker rather than per chunk: the scheduler's cost per task and the hops of a tree of
-    additions made most of a pass's latency.  A subsample (see ``subsample``) also knows, per chunk,
+    per-block function on each of its chunks and adds what it can of the binary tree over the chunks
+    (see the module docstring).  One task per worker rather than per chunk: the scheduler's cost per
+    task and the hops of a tree of addition tasks made most of a pass's latency.  A subsample (see ``subsample``) also knows, per chunk,
     its first row and step in the parent chunk and the weight scale."""
 
     def __init__(self, client, groups, summaries, n_threads, traffic, rows=None, scale=1.0):
