@@ -225,8 +225,9 @@ class DaskSums:
     its address, its chunks' indices and the future of the list of their blocks) that runs the
     per-block function on each of its chunks and adds what it can of the binary tree over the chunks
     (see the module docstring).  One task per worker rather than per chunk: the scheduler's cost per
-    task and the hops of a tree of addition tasks made most of a pass's latency.  A subsample (see ``subsample``) also knows, per chunk,
-    its first row and step in the parent chunk and the weight scale."""
+    task and the hops of a tree of addition tasks made most of a pass's latency.  A subsample (see
+    ``subsample``) also knows, per chunk, its first row and step in the parent chunk and the weight
+    scale."""
 
     def __init__(self, client, groups, summaries, n_threads, traffic, rows=None, scale=1.0):
         self.client, self.groups, self.n_threads, self.traffic = client, groups, n_threads, traffic
