@@ -446,21 +446,21 @@ def test_quasi_newton_preconditioner(jacobi):
     """From the (d, H d) pairs of a CG solve that explored the whole space, the compact inverse BFGS
     matrix is H^-1 itself; from fewer pairs it is still symmetric positive definite, and exact on
     the span of the H d's."""
-    from sce._convex_solvers import _cg, _QuasiNewtonPreconditioner
+    from sce._conjugate_gradients import QuasiNewtonPreconditioner, cg
     rng = np.random.default_rng(0)
     n = 12
     Q = rng.standard_normal((n, n))
     H = Q @ Q.T + 0.5 * np.eye(n)
     g = rng.standard_normal(n)
     diag = np.diag(H).copy() if jacobi else None
-    p, steps, pairs = _cg(lambda v: H @ v, g, 1e-14, n, n_pairs=n)
+    p, steps, pairs = cg(lambda v: H @ v, g, 1e-14, n, n_pairs=n)
     np.testing.assert_allclose(H @ p, -g, atol=1e-8 * np.abs(g).max())
     assert steps == len(pairs) == n
-    M = _QuasiNewtonPreconditioner(pairs, diag)
+    M = QuasiNewtonPreconditioner(pairs, diag)
     Minv = np.column_stack([M(e) for e in np.eye(n)])
     np.testing.assert_allclose(Minv, np.linalg.inv(H), rtol=1e-6, atol=1e-8)
-    _, _, few = _cg(lambda v: H @ v, g, 1e-14, 4, n_pairs=4)
-    M = _QuasiNewtonPreconditioner(few, diag)
+    _, _, few = cg(lambda v: H @ v, g, 1e-14, 4, n_pairs=4)
+    M = QuasiNewtonPreconditioner(few, diag)
     Minv = np.column_stack([M(e) for e in np.eye(n)])
     np.testing.assert_allclose(Minv, Minv.T, atol=1e-10)
     assert np.linalg.eigvalsh(Minv).min() > 0
@@ -469,12 +469,12 @@ def test_quasi_newton_preconditioner(jacobi):
 
 
 def test_cg_keeps_a_bounded_number_of_pairs():
-    from sce._convex_solvers import _cg
+    from sce._conjugate_gradients import cg
     rng = np.random.default_rng(1)
     n = 60
     Q = rng.standard_normal((n, n))
     H = Q @ Q.T + 1e-3 * np.eye(n)
-    _, steps, pairs = _cg(lambda v: H @ v, rng.standard_normal(n), 1e-12, 50, n_pairs=5)
+    _, steps, pairs = cg(lambda v: H @ v, rng.standard_normal(n), 1e-12, 50, n_pairs=5)
     assert steps == 50 and len(pairs) == 5
     for s, y in pairs:
         np.testing.assert_allclose(H @ s, y)
@@ -538,6 +538,41 @@ def _tall_problem(n_classes, hidden_rows=False, seed=0):
     return X, (y if n_classes > 2 else y == 1), sw
 
 
+class _OneDimensional:
+    """An objective of one parameter for the line search: f, its gradient and a curvature of None."""
+
+    def __init__(self, f, df):
+        self.f, self.df, self.points = f, df, []
+
+    def evaluate(self, x):
+        self.points.append(float(x[0]))
+        return self.f(x[0]), np.array([self.df(x[0])]), None
+
+
+def test_line_search_expands_a_step_that_falls_short():
+    from sce._convex_solvers import _line_search
+    # softplus(-x), the logistic loss of a row with label 1: its Newton step from 0 is 2 (f'(0) = -1/2,
+    # f''(0) = 1/4), short, as the curvature fades with x; doubling gains while the loss keeps falling
+    f = lambda x: np.logaddexp(0.0, -x)  # noqa: E731
+    df = lambda x: -1.0 / (1.0 + np.exp(x))  # noqa: E731
+    obj = _OneDimensional(f, df)
+    x0, p = np.zeros(1), np.array([2.0])  # the Newton step at 0: -f'(0) / f''(0) = 0.5 / 0.25
+    plain = _line_search(obj, x0, f(0.0), np.array([df(0.0)]), p)
+    assert obj.points == [2.0]
+    obj.points.clear()
+    longer = _line_search(obj, x0, f(0.0), np.array([df(0.0)]), p, expand=True)
+    assert obj.points[:2] == [2.0, 4.0] and longer[1] < plain[1]
+    assert longer[0][0] == obj.points[-1] or longer[0][0] == obj.points[-2]
+    # on a quadratic the model is exact: the full Newton step is kept, with no extra pass
+    q = _OneDimensional(lambda x: (x - 3.0) ** 2, lambda x: 2.0 * (x - 3.0))
+    step = _line_search(q, x0, 9.0, np.array([-6.0]), np.array([3.0]), expand=True)
+    assert q.points == [3.0] and step[0][0] == 3.0
+    # a step that had to be halved is not expanded
+    r = _OneDimensional(lambda x: (x - 1.0) ** 2, lambda x: 2.0 * (x - 1.0))
+    _line_search(r, x0, 1.0, np.array([-2.0]), np.array([4.0]), expand=True)
+    assert r.points == [4.0, 2.0, 1.0]
+
+
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("hidden_rows", [False, True])
 def test_newton_cg_subsampled_hessian(n_classes, hidden_rows):
@@ -573,10 +608,14 @@ def test_newton_retries_a_rejected_approximate_step():
         p = -np.linalg.solve(obj.hess(curvature), g)
         return 50 * p if direction.approximate else p
     direction.approximate = True
+    evaluate, evaluations = obj.evaluate, []
+    obj.evaluate = lambda x: evaluations.append(1) or evaluate(x)
     res = _newton(obj, np.zeros(obj.size), 1e-4, 100, 0, direction, "test")
     assert H_calls[:2] == [True, False] and not any(H_calls[1:])
-    # the first point, the rejected trial, one per step, one per Hessian (no pass restores state)
-    assert obj.n_passes == 2 + res.n_iter + len(H_calls)
+    # the first point, the rejected trial, one per step (and the line search's longer trials), one
+    # per Hessian: no pass restores state
+    assert len(evaluations) >= 2 + res.n_iter
+    assert obj.n_passes == len(evaluations) + len(H_calls)
 
 
 @pytest.mark.parametrize("solver", ["newton-cg", "newton-cholesky", "lbfgs"])
