@@ -53,9 +53,11 @@ static void sce_mirror_upper(sce_int dd, double *G)
 #define T_MAX DBL_MAX
 #define SUF f64
 #define SCE_SQRT sqrt
+#define T_LN2_LO SCE_LN2_LO_F64
 #define F(name) SCE_CAT(name, SUF)
 #include "sce_precision_tmpl.h"
 #undef F
+#undef T_LN2_LO
 #undef SCE_SQRT
 #undef SUF
 #undef T_MAX
@@ -65,9 +67,11 @@ static void sce_mirror_upper(sce_int dd, double *G)
 #define T_MAX FLT_MAX
 #define SUF f32
 #define SCE_SQRT sqrtf
+#define T_LN2_LO SCE_LN2_LO_F32
 #define F(name) SCE_CAT(name, SUF)
 #include "sce_precision_tmpl.h"
 #undef F
+#undef T_LN2_LO
 #undef SCE_SQRT
 #undef SUF
 #undef T_MAX

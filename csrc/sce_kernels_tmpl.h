@@ -4,11 +4,9 @@
  * Every formula of the library lives here or in sce_math.h, once. */
 
 /* The three quantities every logistic formula is built from, for one logit z:
- *   e = e^{-|z|} in (0, 1]        (never overflows: the exponent is <= 0)
- *   r = 1 / (1 + e) in [1/2, 1)   (so sigma(z) = r for z >= 0 and e r for z < 0)
- *   L = log1p(e) = log(1 + e^{-|z|}), accurate also when e is tiny.
- * 1 + e is exact up to rounding u; the rounding error (e - (u - 1)) times r = 1/u is the first-order
- * correction of log(u), so the division serves both sigma and the logarithm. */
+ *   e = e^{-|z|} in [0, 1]        (never overflows: the exponent is <= 0)
+ *   r = 1 / (1 + e) in [1/2, 1]   (so sigma(z) = r for z >= 0 and e r for z < 0)
+ *   L = log1p(e) = log(1 + e^{-|z|}), accurate also when e is tiny. */
 typedef struct {
     T e, r, L;
 } F(sce_logistic);
@@ -16,17 +14,33 @@ typedef struct {
 /* e^{-|z|}: the first half of the work, done in its own loop over a strip (see SCE_STRIP). */
 SCE_INLINE T F(sce_exp_neg_abs)(T z)
 {
-    return F(sce_exp)(z < 0 ? z : -z);
+    return F(sce_exp_nonpos)(z < 0 ? z : -z);
 }
 
-/* The rest, given e = e^{-|z|}. */
+/* sqrt2 - 1: at and above it log1p(e) is reduced by one factor of 2 (1 + e >= sqrt2). */
+#define SCE_SQRT2_M1 ((T)0x1.a827999fcef32p-2)
+
+/* The rest, given e = e^{-|z|}, with no integer work and one division:
+ * - log(1 + e) = k ln2 + log(1 + f) with k = 0, f = e below sqrt2 - 1 and k = 1, f = (e - 1) / 2 above;
+ *   f is exact in both cases (e/2 - 1/2 needs no bit beyond those of e/2), so no correction for the
+ *   rounding of 1 + e is needed, and f stays in the range of the log polynomial.
+ * - one division 1 / ((1 + e)(2 + f)) yields both 1 / (1 + e) and 1 / (2 + f) (for s = f / (2 + f)):
+ *   the divider is the slowest unit on the wide vectors, and one division per element instead of two
+ *   halves its work.  r0 = q (2 + f) carries a few roundings; one Newton step on the unrounded
+ *   1 + e, r0 + r0 ((1 - r0) - e r0) (1 - r0 exact for r0 in [1/2, 1]), brings r to within about
+ *   half an ULP of 1 / (1 + e).  s needs no such step (see sce_log_reduced). */
 SCE_INLINE F(sce_logistic) F(sce_logistic_from_e)(T e)
 {
     F(sce_logistic) p;
-    T u = (T)1 + e;
+    int upper = e >= SCE_SQRT2_M1;
+    T k = upper ? (T)1 : (T)0;
+    T f = upper ? e * (T)0.5 - (T)0.5 : e;
+    T u = (T)1 + e, v = (T)2 + f;
+    T q = (T)1 / (u * v);
+    T r0 = q * v;
     p.e = e;
-    p.r = (T)1 / u;
-    p.L = F(sce_log_core)(u, (e - (u - (T)1)) * p.r);
+    p.r = r0 + r0 * (((T)1 - r0) - e * r0);
+    p.L = F(sce_log_reduced)(k, f, f * (q * u), k * T_LN2_LO);
     return p;
 }
 
