@@ -46,19 +46,24 @@ SCE_INLINE double sce_exp2i_f64(double n)
     return sce_from_bits_f64(sce_bits_f64(n + (SCE_SHIFT_F64 + 1023.0)) << 52);
 }
 
-/* e^r - 1 for |r| <= ln2/2: r + r^2 q(r) (q: degree 9, Estrin).  Estrin's scheme: dependency depth 4
- * multiply-adds instead of Horner's 10, so that the out-of-order core overlaps many more elements
- * (the loop is latency-bound otherwise). */
+/* e^r - 1 for |r| <= ln2/2: r + r^2 q(r), q of degree 9 as q_even(r^2) + r q_odd(r^2), each half by
+ * Horner's rule: two independent chains of 4 multiply-adds (dependency depth 6, where plain Horner has
+ * 10), with no product beyond r^2 and no register copies (Estrin's scheme needs r^4, r^8 and a copy
+ * of r for each of its pairs, operations that the wide vectors' two ports pay for). */
 SCE_INLINE double sce_expm1_reduced_f64(double r)
 {
-    double r2 = r * r, r4 = r2 * r2;
-    double q01 = 0x1.0000000000001p-1 + 0x1.555555555554cp-3 * r;
-    double q23 = 0x1.5555555553d88p-5 + 0x1.1111111114d4ep-7 * r;
-    double q45 = 0x1.6c16c1787f848p-10 + 0x1.a01a0188133e1p-13 * r;
-    double q67 = 0x1.a019b9374e778p-16 + 0x1.71de65b13e5b6p-19 * r;
-    double q89 = 0x1.28915868f9a43p-22 + 0x1.ae95bdeea1f52p-26 * r;
-    double q = (q01 + q23 * r2) + (q45 + q67 * r2) * r4 + q89 * (r4 * r4);
-    return r + r2 * q;
+    double r2 = r * r;
+    double qo = 0x1.ae95bdeea1f52p-26;
+    qo = qo * r2 + 0x1.71de65b13e5b6p-19;
+    qo = qo * r2 + 0x1.a01a0188133e1p-13;
+    qo = qo * r2 + 0x1.1111111114d4ep-7;
+    qo = qo * r2 + 0x1.555555555554cp-3;
+    double qe = 0x1.28915868f9a43p-22;
+    qe = qe * r2 + 0x1.a019b9374e778p-16;
+    qe = qe * r2 + 0x1.6c16c1787f848p-10;
+    qe = qe * r2 + 0x1.5555555553d88p-5;
+    qe = qe * r2 + 0x1.0000000000001p-1;
+    return r + r2 * (qe + r * qo);
 }
 
 /* e^x, <= 1 ULP observed (normal and subnormal results), exact specials:
@@ -104,11 +109,15 @@ SCE_INLINE double sce_log_reduced_f64(double k, double f, double s, double lo)
 {
     double t = s * s;
     double t2 = t * t;
-    double P01 = 0x1.5555555555558p-1 + 0x1.9999999995300p-2 * t;
-    double P23 = 0x1.2492492dee5a0p-2 + 0x1.c71c62e8d3992p-3 * t;
-    double P45 = 0x1.7462b3d0fabd6p-3 + 0x1.39fe7a28d6e94p-3 * t;
-    double P = (P01 + P23 * t2) + (P45 + 0x1.2b5726b357134p-3 * t2) * (t2 * t2);
-    double R = t * P;
+    /* P = P_even(t^2) + t P_odd(t^2), each by Horner's rule (see sce_expm1_reduced_f64) */
+    double Pe = 0x1.2b5726b357134p-3;
+    Pe = Pe * t2 + 0x1.7462b3d0fabd6p-3;
+    Pe = Pe * t2 + 0x1.2492492dee5a0p-2;
+    Pe = Pe * t2 + 0x1.5555555555558p-1;
+    double Po = 0x1.39fe7a28d6e94p-3;
+    Po = Po * t2 + 0x1.c71c62e8d3992p-3;
+    Po = Po * t2 + 0x1.9999999995300p-2;
+    double R = t * (Pe + t * Po);
     return k * SCE_LN2_HI_F64 + (f - (s * (f - R) - lo));
 }
 
