@@ -287,26 +287,43 @@ typedef struct {
 SCE_INLINE T F(sce_softmax_xent_row)(sce_int K, const T *zr, int64_t y, const T *tr, T gw, T *gr,
                                      T *prob, int *bad)
 {
+    /* m = z_j, the maximum at its first index j.  For long rows the maximum, then its first index,
+     * each as a vector reduction (a running arg-max is a branch per element); short rows keep the
+     * running arg-max, which the vector loops' set-up would cost more than.  Both give the same m
+     * and j without NaN; with a NaN in the row every output is NaN whichever m and j are found (a
+     * NaN m matches no element: j = 0 then). */
     sce_int j = 0;
     T m = zr[0];
-    for (sce_int k = 1; k < K; k++)
-        if (zr[k] > m) {
-            m = zr[k];
-            j = k;
-        }
-    /* rest = sum_{k != j} e^{z_k - m}; the exponentials go into the gradient row when asked. */
+    if (K < 32) {
+        for (sce_int k = 1; k < K; k++)
+            if (zr[k] > m) {
+                m = zr[k];
+                j = k;
+            }
+    } else {
+        SCE_SIMD(reduction(max : m))
+        for (sce_int k = 1; k < K; k++)
+            m = zr[k] > m ? zr[k] : m;
+        j = K;
+        SCE_SIMD(reduction(min : j))
+        for (sce_int k = 0; k < K; k++)
+            j = zr[k] == m && k < j ? k : j;
+        j = j == K ? 0 : j;
+    }
+    /* rest = sum_{k != j} e^{z_k - m} (z_k - m <= 0); the exponentials go into the gradient row
+     * when asked. */
     T rest = 0;
     if (gr) {
         SCE_SIMD(reduction(+ : rest))
         for (sce_int k = 0; k < K; k++) {
-            T ek = k == j ? (T)0 : F(sce_exp)(zr[k] - m);
+            T ek = k == j ? (T)0 : F(sce_exp_nonpos)(zr[k] - m);
             gr[k] = ek;
             rest += ek;
         }
     } else {
         SCE_SIMD(reduction(+ : rest))
         for (sce_int k = 0; k < K; k++)
-            rest += k == j ? (T)0 : F(sce_exp)(zr[k] - m);
+            rest += k == j ? (T)0 : F(sce_exp_nonpos)(zr[k] - m);
     }
     T log_s = F(sce_log1p)(rest);
     T inv_s = (T)1 / ((T)1 + rest);
