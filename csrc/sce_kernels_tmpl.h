@@ -164,9 +164,12 @@ SCE_INLINE F(sce_loss_grad) F(sce_bce_logits_elem)(T z, F(sce_logistic) p, T y, 
      * the compiler pushes through the select of coef). */
     T lin = coef * az;
     lin = lin > 0 ? lin : (T)0;
-    /* a + b as a sum of non-negative terms (1 + (pw - 1) y would cancel for pw < 1, y ~ 1);
-     * exactly 1 when pw = 1. */
-    out.loss = lin + (pw == (T)1 ? (T)1 : a + b) * p.L;
+    /* a + b as a sum of non-negative terms (1 + (pw - 1) y would cancel for pw < 1, y ~ 1).  For
+     * pw = 1 it is exactly 1 with no test of pw: fl(1 - y) + y rounds to 1 for every y in [0, 1]
+     * (1 - y is exact above 1/2, and below, its rounding error is at most half an ULP of 1 - y, which
+     * 1 + error rounds away, ties going to 1).  A test of pw would make GCC version the loop on it
+     * and thread the pw = 1 copy into a longer loop (or a scalar one). */
+    out.loss = lin + (a + b) * p.L;
     out.grad = (z >= 0 ? a - b * p.e : a * p.e - b) * p.r;
     out.curv = p.e * p.r * p.r; /* sigma (1 - sigma) = e / (1 + e)^2 for either sign of z */
     return out;
