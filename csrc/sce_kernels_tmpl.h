@@ -157,12 +157,14 @@ SCE_INLINE F(sce_loss_grad) F(sce_bce_logits_elem)(T z, F(sce_logistic) p, T y, 
     F(sce_loss_grad) out;
     T a = (T)1 - y;
     T b = pw * y;
-    T coef = z >= 0 ? a : b;
-    T az = SCE_FABS(z);
+    /* Both selects on the sign of z side by side: with other selects between them GCC threads the
+     * second test into two copies of everything in between and comes out with a longer loop. */
+    int zpos = z >= 0;
+    T coef = zpos ? a : b;
+    T num = zpos ? a - b * p.e : a * p.e - b;
     /* coef * |z| >= 0 is NaN only for coef = 0 and |z| = inf (y = 1 at z = +inf), a perfect fit whose
-     * term is 0: the max maps NaN to 0 (one instruction, where a test of coef would be a comparison
-     * the compiler pushes through the select of coef). */
-    T lin = coef * az;
+     * term is 0: the max maps NaN to 0. */
+    T lin = coef * SCE_FABS(z);
     lin = lin > 0 ? lin : (T)0;
     /* a + b as a sum of non-negative terms (1 + (pw - 1) y would cancel for pw < 1, y ~ 1).  For
      * pw = 1 it is exactly 1 with no test of pw: fl(1 - y) + y rounds to 1 for every y in [0, 1]
@@ -170,7 +172,7 @@ SCE_INLINE F(sce_loss_grad) F(sce_bce_logits_elem)(T z, F(sce_logistic) p, T y, 
      * 1 + error rounds away, ties going to 1).  A test of pw would make GCC version the loop on it
      * and thread the pw = 1 copy into a longer loop (or a scalar one). */
     out.loss = lin + (a + b) * p.L;
-    out.grad = (z >= 0 ? a - b * p.e : a * p.e - b) * p.r;
+    out.grad = num * p.r;
     out.curv = p.e * p.r * p.r; /* sigma (1 - sigma) = e / (1 + e)^2 for either sign of z */
     return out;
 }
