@@ -51,7 +51,7 @@ SCE_INLINE double F(sce_binary_block)(sce_int nb, const T *z, const T *y, const 
         e[i] = F(sce_exp_neg_abs)(z[i]);
     SCE_SIMD(reduction(+ : loss))
     for (sce_int i = 0; i < nb; i++) {
-        F(sce_loss_grad) lg = F(sce_bce_logits_elem)(z[i], e[i], y[i], (T)1);
+        F(sce_loss_grad) lg = F(sce_bce_logits_elem)(z[i], F(sce_logistic_from_e)(e[i]), y[i], (T)1);
         loss += (double)(sw[i] * lg.loss);
         r[i] = sw[i] * lg.grad;
         curvature[i] = sw[i] * lg.curv;

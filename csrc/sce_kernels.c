@@ -53,10 +53,18 @@ static void sce_mirror_upper(sce_int dd, double *G)
 #define T_MAX DBL_MAX
 #define SUF f64
 #define SCE_SQRT sqrt
+#define SCE_FABS fabs
+#define T_LN2_LO SCE_LN2_LO_F64
+#define T_INT int64_t
+#define T_UINT uint64_t
 #define F(name) SCE_CAT(name, SUF)
 #include "sce_precision_tmpl.h"
 #undef F
+#undef T_LN2_LO
+#undef T_INT
+#undef T_UINT
 #undef SCE_SQRT
+#undef SCE_FABS
 #undef SUF
 #undef T_MAX
 #undef T
@@ -65,10 +73,18 @@ static void sce_mirror_upper(sce_int dd, double *G)
 #define T_MAX FLT_MAX
 #define SUF f32
 #define SCE_SQRT sqrtf
+#define SCE_FABS fabsf
+#define T_LN2_LO SCE_LN2_LO_F32
+#define T_INT int32_t
+#define T_UINT uint32_t
 #define F(name) SCE_CAT(name, SUF)
 #include "sce_precision_tmpl.h"
 #undef F
+#undef T_LN2_LO
+#undef T_INT
+#undef T_UINT
 #undef SCE_SQRT
+#undef SCE_FABS
 #undef SUF
 #undef T_MAX
 #undef T
