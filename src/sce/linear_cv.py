@@ -26,7 +26,6 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import _check_method_params
 
-from . import _functional
 from ._cv_attributes import fitted_path_attributes
 from ._logistic_objective import SharedSubsamples
 from ._logistic_path import PathProblem, fit_path, fit_point, objective, run_paths
@@ -405,7 +404,8 @@ def _builtin_scores(name, X_test, y_index, sw, points):
     """The scores that scikit-learn's scorer ``name`` (None: the estimator's accuracy) gives the
     models (W, b) on the held-out rows, for all of them from one product with X_test: accuracy, or
     minus the mean log-loss of the probabilities clipped to [eps, 1 - eps] of their dtype (binary:
-    the scorer's 1 - p for the negative class, not the more accurate sigmoid(-z))."""
+    scikit-learn's p = expit(z) and 1 - p for the negative class, whose last bits near 1 decide the
+    log-loss of a confidently wrong row: 1 - p is 2.2e-16 or 3.3e-16 by one rounding of p)."""
     K, d = points[0][0].shape
     W = np.concatenate([W for W, _ in points])
     scores = safe_sparse_dot(X_test, W.T, dense_output=True) + np.concatenate([b for _, b in points])
@@ -417,7 +417,7 @@ def _builtin_scores(name, X_test, y_index, sw, points):
             out.append(float(np.average(predicted == y_index, weights=sw)))
             continue
         if K == 1:  # the scorer takes the positive class's column and 1 minus it for the other
-            p1 = _functional.sigmoid(z[:, 0])
+            p1 = scipy.special.expit(z[:, 0])
             proba = np.column_stack([1 - p1, p1])
         else:
             proba = scipy.special.softmax(z, axis=1)
