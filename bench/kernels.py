@@ -3,7 +3,8 @@
 Per dtype (float64, float32), size n (1e5, 1e6, 1e7; --full adds 1e8; --quick runs 1e4, 1e5) and
 thread count (1 and all usable cores) it times
 
-  sce      sce.bce_with_logits(z, y, reduction="mean", return_grad=True, n_threads=nt)
+  sce      sce.bce_with_logits(z, y, reduction="mean", return_grad=True, n_threads=nt), and the same
+           writing the gradient into a reused array (grad_out=g)
   numpy    loss = mean(logaddexp(0, z) - y*z); grad = (expit(z) - y) / n   (single-threaded ufuncs:
            measured once per dtype/size, shown on every thread row)
   torch    F.binary_cross_entropy_with_logits(zt, yt) + loss.backward(), torch.set_num_threads(nt)
@@ -11,7 +12,9 @@ thread count (1 and all usable cores) it times
   floor    np.add(z, y, out=g): the same three memory streams (read z, y; write g), single thread
   floor+alloc  np.add(z, y): the same with a freshly allocated output, as sce and the others have
 
-and reports ns/element, the ratios numpy/sce, torch/sce, sce/floor and the thread speedup of sce.
+and reports ns/element, the ratios numpy/sce, torch/sce, sce/floor and the thread speedup of sce;
+then softmax cross-entropy + gradient (10 classes, integer labels, grad_out=g) against its floor
+np.negative(z, out=g).
 Accuracy (sce against the float64 numpy composite) is checked on the first 1e6 elements.
 """
 import numpy as np
@@ -40,6 +43,7 @@ DTYPES = (np.float64, np.float32)
 SIZES = {"quick": (10**4, 10**5), "default": (10**5, 10**6, 10**7),
          "full": (10**5, 10**6, 10**7, 10**8)}
 ACCURACY_N = 10**6
+SOFTMAX_CLASSES = 10
 
 _SHORT = {"float64": "f64", "float32": "f32"}
 
@@ -69,8 +73,31 @@ def _accuracy(z, y, z64, y64):
             "grad_max_abs_err_times_n": float(np.max(np.abs(grad.astype(np.float64) - grad_ref))) * n}
 
 
-def _sce_call(z, y, nt):
-    return lambda: sce.bce_with_logits(z, y, reduction="mean", return_grad=True, n_threads=nt)
+def _sce_call(z, y, nt, g=None):
+    return lambda: sce.bce_with_logits(z, y, reduction="mean", return_grad=True, grad_out=g, n_threads=nt)
+
+
+def _softmax_rows(ctx, dtype, n, thread_counts, fast):
+    """Softmax cross-entropy with integer labels over K = SOFTMAX_CLASSES classes, n elements in all,
+    the gradient written into a reused buffer, against its floor np.negative(z, out=g) (one read and
+    one write stream of the logits; the labels are 1/K of that)."""
+    rng = np.random.default_rng(1)
+    z = (3.0 * rng.standard_normal((n // SOFTMAX_CLASSES, SOFTMAX_CLASSES))).astype(dtype)
+    labels = rng.integers(0, SOFTMAX_CLASSES, z.shape[0])
+    g = np.empty_like(z)
+    tag = f"softmax {_SHORT[dtype.name]} {fmt_count(n)}"
+    with limit_threads(1), ctx.step(NAME, f"{tag}: floor") as s:
+        floor = time_call(lambda: np.negative(z, out=g), **fast).as_dict(n)
+        s.result = f"{floor['ns_per_elem']:.3f} ns/elem"
+    rows = []
+    for nt in thread_counts:
+        with limit_threads(nt), ctx.step(NAME, f"{tag} {nt} thread(s): sce") as s:
+            t = time_call(lambda nt=nt: sce.softmax_cross_entropy(z, labels, return_grad=True, grad_out=g,
+                                                                  n_threads=nt), **fast).as_dict(n)
+            s.result = f"{t['ns_per_elem']:.3f} ns/elem"
+        rows.append({"dtype": dtype.name, "n": n, "threads": nt, "classes": SOFTMAX_CLASSES, "sce_out": t,
+                     "floor": floor, "sce_out/floor": t["ns_per_elem"] / floor["ns_per_elem"]})
+    return rows
 
 
 def _torch_calls(F, zt, yt):
@@ -97,7 +124,7 @@ def run(ctx):
                 max_repeats=5 if quick else 30)
     n_all = cpu_count()
     thread_counts = (1,) if n_all == 1 else (1, n_all)
-    per_size = 1 + 2 + len(thread_counts) * (2 if torch is not None else 1)
+    per_size = 1 + 2 + len(thread_counts) * (2 if torch is not None else 1) + 1 + len(thread_counts)
     ctx.progress(NAME, len(DTYPES) * len(sizes) * per_size)
 
     rows, accuracy = [], []
@@ -108,14 +135,17 @@ def run(ctx):
                                fast, slow)
             rows += r
             accuracy.append(acc)
+    softmax_rows = [row for dtype in DTYPES for n in sizes
+                    for row in _softmax_rows(ctx, np.dtype(dtype), n, thread_counts, fast)]
 
     speedups = _speedups(rows, thread_counts)
     have_torch = torch is not None
     load = load_summary()
     results = {"sizes": list(sizes), "dtypes": [np.dtype(d).name for d in DTYPES],
                "thread_counts": list(thread_counts), "torch": have_torch,
-               "rows": rows, "speedups": speedups, "accuracy": accuracy, "other_processes_cpu": load}
-    return Report(markdown=_markdown(rows, speedups, have_torch, n_all, load), results=results,
+               "rows": rows, "speedups": speedups, "accuracy": accuracy, "softmax_rows": softmax_rows,
+               "other_processes_cpu": load}
+    return Report(markdown=_markdown(rows, speedups, have_torch, n_all, load, softmax_rows), results=results,
                   plot=lambda plt: _plot(plt, rows, thread_counts, have_torch))
 
 
@@ -153,8 +183,9 @@ def _one_size(ctx, F, dtype, n, thread_counts, fast, slow):
         with limit_threads(nt):
             with ctx.step(NAME, f"{label}: sce") as s:
                 t = time_call(_sce_call(z, y, nt), **fast)
-                s.result = f"{t.median / n * 1e9:.3f} ns/elem"
-            row["sce"] = t.as_dict(n)
+                t_out = time_call(_sce_call(z, y, nt, g), **fast)
+                s.result = f"{t.median / n * 1e9:.3f} ns/elem, {t_out.median / n * 1e9:.3f} into g"
+            row["sce"], row["sce_out"] = t.as_dict(n), t_out.as_dict(n)
             if F is not None:
                 fwd_bwd, reset = _torch_calls(F, zt, yt)
                 with ctx.step(NAME, f"{label}: torch") as s:
@@ -167,6 +198,7 @@ def _one_size(ctx, F, dtype, n, thread_counts, fast, slow):
             "torch/sce": row["torch"]["ns_per_elem"] / sce_ns if row["torch"] else None,
             "sce/floor": sce_ns / row["floor"]["ns_per_elem"],
             "sce/floor_alloc": sce_ns / row["floor_alloc"]["ns_per_elem"],
+            "sce_out/floor": row["sce_out"]["ns_per_elem"] / row["floor"]["ns_per_elem"],
         }
         rows.append(row)
     return rows, acc
@@ -196,18 +228,18 @@ def _speedups(rows, thread_counts):
     return out
 
 
-def _markdown(rows, speedups, have_torch, n_all, load):
-    headers = ["dtype", "n", "threads", "sce", "floor", "floor+alloc", "numpy"]
+def _markdown(rows, speedups, have_torch, n_all, load, softmax_rows):
+    headers = ["dtype", "n", "threads", "sce", "sce into g", "floor", "floor+alloc", "numpy"]
     headers += ["torch"] if have_torch else []
-    headers += ["numpy/sce"] + (["torch/sce"] if have_torch else []) + ["sce/floor"]
+    headers += ["numpy/sce"] + (["torch/sce"] if have_torch else []) + ["sce into g / floor"]
     body = []
     for r in rows:
         ra = r["ratios"]
-        body.append([r["dtype"], fmt_count(r["n"]), r["threads"], fmt_num(_ns(r["sce"])),
+        body.append([r["dtype"], fmt_count(r["n"]), r["threads"], fmt_num(_ns(r["sce"])), fmt_num(_ns(r["sce_out"])),
                      fmt_num(_ns(r["floor"])), fmt_num(_ns(r["floor_alloc"])), fmt_num(_ns(r["numpy"]))]
                     + ([fmt_num(_ns(r["torch"]))] if have_torch else [])
                     + [fmt_ratio(ra["numpy/sce"])] + ([fmt_ratio(ra["torch/sce"])] if have_torch else [])
-                    + [fmt_ratio(ra["sce/floor"])])
+                    + [fmt_ratio(ra["sce_out/floor"])])
     parts = [
         paragraph("Fused BCE-with-logits forward + backward (loss with reduction=\"mean\" and its "
                   "gradient): median wall time in ns per element; lower is better."),
@@ -215,9 +247,18 @@ def _markdown(rows, speedups, have_torch, n_all, load):
         markdown_table(headers, body, align="lll" + "r" * (len(headers) - 3), keys=3),
         "",
         paragraph("floor = `np.add(z, y, out=g)` (the same three memory streams, 1 thread); floor+alloc "
-                  "= `np.add(z, y)` with a fresh output array, as every implementation here returns "
-                  "one. numpy = `logaddexp` / `expit` ufuncs, 1 thread, measured once per dtype and "
-                  "size. " + load_note(load)),
+                  "= `np.add(z, y)` with a fresh output array, as sce's default call returns one; "
+                  "\"sce into g\" writes the gradient into the reused array g (`grad_out=g`), as the "
+                  "floor does. numpy = `logaddexp` / `expit` ufuncs, 1 thread, measured once per dtype "
+                  "and size. " + load_note(load)),
+        "",
+        f"Softmax cross-entropy + gradient ({SOFTMAX_CLASSES} classes, integer labels, `grad_out=g`), "
+        "ns per logit; floor = `np.negative(z, out=g)`, 1 thread:",
+        "",
+        markdown_table(["dtype", "n", "threads", "sce into g", "floor", "sce / floor"],
+                       [[r["dtype"], fmt_count(r["n"]), r["threads"], fmt_num(_ns(r["sce_out"])),
+                         fmt_num(_ns(r["floor"])), fmt_ratio(r["sce_out/floor"])] for r in softmax_rows],
+                       align="lllrrr", keys=3),
     ]
     if speedups:
         sp_rows = [[s["dtype"], fmt_count(s["n"]), fmt_num(s["sce_1t_ns"]), fmt_num(s["sce_all_ns"]),

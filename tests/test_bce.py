@@ -515,3 +515,38 @@ def test_complex_and_non_numeric_rejected():
 def test_bad_n_threads(bad):
     with pytest.raises(ValueError, match="n_threads"):
         sce.bce_with_logits(np.zeros(3), np.zeros(3), n_threads=bad)
+
+
+@pytest.mark.parametrize("loss", ["bce", "softmax"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_grad_out_receives_the_gradient(loss, dtype):
+    """grad_out is written like numpy's out: the same gradient as a new array, returned as that very
+    array; a buffer that is one of the inputs, or strided, still gets the right values; misuse raises."""
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((64, 5)).astype(dtype)
+    if loss == "bce":
+        t = (rng.random((64, 5)) < 0.5).astype(dtype)
+        func = sce.bce_with_logits
+    else:
+        t = rng.integers(0, 5, 64)
+        func = sce.softmax_cross_entropy
+    f_ref, g_ref = func(z, t, return_grad=True)
+    out = np.full_like(z, np.nan)
+    f, g = func(z, t, return_grad=True, grad_out=out)
+    assert g is out and f == f_ref
+    np.testing.assert_array_equal(out, g_ref)
+    wide = np.full((64, 10), np.nan, dtype=dtype)
+    _, g = func(z, t, return_grad=True, grad_out=wide[:, ::2])  # strided: written through a copy
+    np.testing.assert_array_equal(g, g_ref)
+    z_in_place = z.copy()
+    _, g = func(z_in_place, t, return_grad=True, grad_out=z_in_place)  # the logits overwritten
+    assert g is z_in_place
+    np.testing.assert_array_equal(g, g_ref)
+    with pytest.raises(ValueError, match="only used with return_grad=True"):
+        func(z, t, grad_out=out)
+    with pytest.raises(ValueError, match="grad_out has shape"):
+        func(z, t, return_grad=True, grad_out=out[:10])
+    with pytest.raises(TypeError, match="grad_out has dtype"):
+        func(z, t, return_grad=True, grad_out=out.astype(np.float16))
+    with pytest.raises(TypeError, match="grad_out must be a numpy array"):
+        func(z, t, return_grad=True, grad_out=[0.0])

@@ -56,29 +56,49 @@ def _shared_docs(func):
     return func
 
 
+def _output(out, shape, dtype, inputs, name="out", what="z"):
+    """The array a kernel writes a result of that shape and dtype into: ``out`` itself when given
+    C-contiguous, aligned, and not overlapping the inputs (except being the first of them, which the
+    elementwise kernels allow), else a new array (copied to ``out`` afterwards by _filled)."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array; got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"{name} has shape {out.shape} but {what} has shape {shape}")
+    if out.dtype != dtype:
+        raise TypeError(f"{name} has dtype {out.dtype} but the result has dtype {dtype}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+    direct = out.flags.c_contiguous and out.flags.aligned and not any(
+        a is not None and np.shares_memory(a, out) and not (name == "out" and a is out and k == 0)
+        for k, a in enumerate(inputs))
+    return out if direct else np.empty(shape, dtype=dtype)
+
+
+def _filled(out, result):
+    """out holding result (see _output), or result itself when no out was given."""
+    if out is None or out is result:
+        return result
+    out[...] = result
+    return out
+
+
+def _gradient_output(grad_out, return_grad, shape, dtype, inputs, what="z"):
+    if grad_out is not None and not return_grad:
+        raise ValueError("grad_out is only used with return_grad=True")
+    return _output(grad_out, shape, dtype, inputs, "grad_out", what) if return_grad else None
+
+
 def _elementwise(name, z, out, n_threads):
     arr = float_array(z, "z")
     nt = effective_n_threads(n_threads)
-    if out is not None:
-        if not isinstance(out, np.ndarray):
-            raise TypeError(f"out must be a numpy array; got {type(out).__name__}")
-        if out.shape != arr.shape:
-            raise ValueError(f"out has shape {out.shape} but z has shape {arr.shape}")
-        if out.dtype != arr.dtype:
-            raise TypeError(f"out has dtype {out.dtype} but the result has dtype {arr.dtype}")
-        if not out.flags.writeable:
-            raise ValueError("out is read-only")
-    # the kernel writes into out itself when it can; when out is strided, or overlaps z partially,
-    # into a fresh buffer copied to out afterwards
-    direct = (out is not None and out.flags.c_contiguous and out.flags.aligned
-              and (arr is out or not np.shares_memory(arr, out)))
-    res = out if direct else np.empty(arr.shape, dtype=arr.dtype)
+    res = _output(out, arr.shape, arr.dtype, [arr])
     _core.elementwise(_core.MAPS[name], flat(arr), res.reshape(-1), nt)
     if out is None:
         return res[()] if res.ndim == 0 else res
-    if res is not out:
-        out[...] = res
-    return out
+    return _filled(out, res)
+
 
 @_shared_docs
 def sigmoid(z, out=None, *, n_threads=None):
@@ -183,7 +203,7 @@ def _log1p(x, out=None, *, n_threads=None):
 
 @_shared_docs
 def bce_with_logits(z, y, *, sample_weight=None, pos_weight=None, reduction="mean",
-                    return_grad=False, n_threads=None):
+                    return_grad=False, grad_out=None, n_threads=None):
     """Binary cross-entropy from logits, optionally with its gradient in the same pass.
 
     For logits ``z`` and targets ``y`` (elementwise, any shape)::
@@ -220,6 +240,9 @@ def bce_with_logits(z, y, *, sample_weight=None, pos_weight=None, reduction="mea
         elementwise derivative ``w_i * ((pw_i * y_i + 1 - y_i) * sigmoid(z_i) - pw_i * y_i)``
         (``w_i * (sigmoid(z_i) - y_i)`` without pos_weight), for "sum" the same array, and for
         "mean" that array divided by the total weight.
+    grad_out : ndarray, optional
+        With ``return_grad=True``: the array to write the gradient into (z's shape and dtype), as
+        numpy's ``out``, e.g. a buffer reused across the steps of a training loop.
     {n_threads}
 
     Returns
@@ -281,19 +304,19 @@ def bce_with_logits(z, y, *, sample_weight=None, pos_weight=None, reduction="mea
     if reduction == "mean":
         grad_scale = 1.0 / total_weight(sw, sw_scalar, n)
     loss = np.empty(shape, dtype=dtype) if reduction == "none" else None
-    grad = np.empty(shape, dtype=dtype) if return_grad else None
+    grad = _gradient_output(grad_out, return_grad, shape, dtype, [zarr, yarr, sw, pw])
     total, status = _core.bce_logits(
         flat(zarr), flat(yarr), sw, sw_scalar, pw, pw_scalar, grad_scale,
         None if loss is None else loss.reshape(-1), None if grad is None else grad.reshape(-1),
         effective_n_threads(n_threads),
     )
     raise_status(status, "y must contain targets in [0, 1] (and no NaN)")
-    return reduced(reduction, loss, total, grad_scale, grad, return_grad)
+    return reduced(reduction, loss, total, grad_scale, _filled(grad_out, grad), return_grad)
 
 
 @_shared_docs
 def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean",
-                          return_grad=False, n_threads=None):
+                          return_grad=False, grad_out=None, n_threads=None):
     """Softmax cross-entropy over the last axis, optionally with its gradient in the same pass.
 
     For each row ``z_i`` of logits (the last axis holds the classes) and target row ``t_i``::
@@ -326,6 +349,9 @@ def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean
         Also return the derivative of the returned loss with respect to ``logits``:
         ``w_i * (softmax(z_i) * sum_k t_ik - t_i)`` per row for "none" and "sum", divided by
         the total weight for "mean".
+    grad_out : ndarray, optional
+        With ``return_grad=True``: the array to write the gradient into (the logits' shape and
+        dtype), as numpy's ``out``.
     {n_threads}
 
     Returns
@@ -420,7 +446,7 @@ def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean
     if reduction == "mean":
         grad_scale = 1.0 / total_weight(sw, sw_scalar if sw is None else 0.0, n_rows)
     loss = np.empty(row_shape, dtype=dtype) if reduction == "none" else None
-    grad = np.empty(zarr.shape, dtype=dtype) if return_grad else None
+    grad = _gradient_output(grad_out, return_grad, zarr.shape, dtype, [zarr, labels, probs, sw], "logits")
     total, status = _core.softmax_xent(
         kernel_ready(zarr).reshape(n_rows, n_classes), labels, probs, sw, grad_scale,
         None if loss is None else loss.reshape(-1),
@@ -430,4 +456,4 @@ def softmax_cross_entropy(logits, target, *, sample_weight=None, reduction="mean
     if status & _core.BAD_LABEL:
         raise ValueError(f"target labels must be integers in [0, {n_classes})")
     raise_status(status, "probability targets must lie in [0, 1] (and not be NaN)")
-    return reduced(reduction, loss, total, grad_scale, grad, return_grad)
+    return reduced(reduction, loss, total, grad_scale, _filled(grad_out, grad), return_grad)
