@@ -52,7 +52,7 @@ def make_block(X, targets, sample_weight, n_classes):
     if sp.issparse(X):
         if not all(a.flags.aligned for a in (X.data, X.indices, X.indptr)):
             X = X.copy()
-    else:
+    elif not (X.flags.c_contiguous and X.flags.aligned):  # (np.require costs more than the test)
         X = np.require(X, requirements=["C", "A"])
     if n_classes > 2:
         targets = np.ascontiguousarray(targets, dtype=np.int64)

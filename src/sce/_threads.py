@@ -30,7 +30,8 @@ def effective_n_threads(n_threads=None):
     if not _core.has_openmp():
         return 1
     if n_threads is None:
-        return max(1, min(_core.max_threads(), _cpu_count()))
+        omp = _core.max_threads()
+        return 1 if omp <= 1 else min(omp, _cpu_count())  # (no system call when one is all)
     if n_threads == -1:
         return _cpu_count()
     return int(n_threads)
