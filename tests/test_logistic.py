@@ -557,19 +557,19 @@ def test_line_search_expands_a_step_that_falls_short():
     df = lambda x: -1.0 / (1.0 + np.exp(x))  # noqa: E731
     obj = _OneDimensional(f, df)
     x0, p = np.zeros(1), np.array([2.0])  # the Newton step at 0: -f'(0) / f''(0) = 0.5 / 0.25
-    plain = _line_search(obj, x0, f(0.0), np.array([df(0.0)]), p)
+    plain = _line_search(obj, x0, f(0.0), df(0.0) * 2.0, p)
     assert obj.points == [2.0]
     obj.points.clear()
-    longer = _line_search(obj, x0, f(0.0), np.array([df(0.0)]), p, expand=True)
+    longer = _line_search(obj, x0, f(0.0), df(0.0) * 2.0, p, expand=True)
     assert obj.points[:2] == [2.0, 4.0] and longer[1] < plain[1]
     assert longer[0][0] == obj.points[-1] or longer[0][0] == obj.points[-2]
     # on a quadratic the model is exact: the full Newton step is kept, with no extra pass
     q = _OneDimensional(lambda x: (x - 3.0) ** 2, lambda x: 2.0 * (x - 3.0))
-    step = _line_search(q, x0, 9.0, np.array([-6.0]), np.array([3.0]), expand=True)
+    step = _line_search(q, x0, 9.0, -18.0, np.array([3.0]), expand=True)
     assert q.points == [3.0] and step[0][0] == 3.0
     # a step that had to be halved is not expanded
     r = _OneDimensional(lambda x: (x - 1.0) ** 2, lambda x: 2.0 * (x - 1.0))
-    _line_search(r, x0, 1.0, np.array([-2.0]), np.array([4.0]), expand=True)
+    _line_search(r, x0, 1.0, -8.0, np.array([4.0]), expand=True)
     assert r.points == [4.0, 2.0, 1.0]
 
 

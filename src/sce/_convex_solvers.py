@@ -24,10 +24,11 @@ import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
 from ._conjugate_gradients import QuasiNewtonPreconditioner, cg
-from ._threads import serial_blas as _serial_blas
+from ._threads import serial_blas_for
 
 _ARMIJO = 1e-4
 _MAX_HALVINGS = 40
+_EPS = float(np.finfo(float).eps)
 
 
 class SolverResult:
@@ -76,11 +77,11 @@ class _Monitor:
                   f"elapsed {time.perf_counter() - self.start:.3f}s", flush=True)
 
 
-def _line_search(obj, x, f, g, p, max_halvings=_MAX_HALVINGS, slack=0.0, expand=False):
-    """Backtracking (Armijo) from the full step, halving at most max_halvings times; returns
-    (x, f, g, curvature) at the accepted point, or None when no step tried decreased f enough
-    (``slack``: by that much more than the Armijo condition allows).  With ``expand``, a full step
-    that gained clearly more than the quadratic model promised is doubled while f keeps falling.
+def _line_search(obj, x, f, slope, p, max_halvings=_MAX_HALVINGS, slack=0.0, expand=False):
+    """Backtracking (Armijo) along p, of slope g @ p, from the full step, halving at most max_halvings
+    times; returns (x, f, g, curvature) at the accepted point, or None when no step tried decreased f
+    enough (``slack``: by that much more than the Armijo condition allows).  With ``expand``, a full
+    step that gained clearly more than the quadratic model promised is doubled while f keeps falling.
 
     Why: far from the optimum the logistic loss is nearly linear in the margins of the rows it
     already classifies well, so the Hessian overstates the curvature along p and the full Newton
@@ -90,12 +91,11 @@ def _line_search(obj, x, f, g, p, max_halvings=_MAX_HALVINGS, slack=0.0, expand=
     still falling at the rate the model expected, and twice the step is tried (one pass each).
     Newton steps from 0 went 11 -> 8 (w8a), 10 -> 7 (mushrooms, banknote), 7 -> 6 (a9a, ijcnn1),
     9 -> 8 (reuters_moneyfx), with 1-4 more passes."""
-    slope = float(g @ p)
     if not slope < 0:
         return None
     t = 1.0
     for _ in range(max_halvings + 1):
-        x_new = x + t * p
+        x_new = x + p if t == 1.0 else x + t * p  # the full step exactly, one operation fewer
         f_new, g_new, curvature = obj.evaluate(x_new)
         if f_new <= f + _ARMIJO * t * slope + slack:  # a non-finite f_new never passes
             step = x_new, f_new, g_new, curvature
@@ -124,9 +124,9 @@ def _newton(obj, x0, tol, max_iter, verbose, direction, name, on_iteration=None)
     f, g, curvature = obj.evaluate(x)
     _check_finite_start(f, g)
     mon = _Monitor(obj, x, f, g, verbose, name, on_iteration)
-    gap_tol = max(tol * tol, 16 * np.finfo(float).eps)
-    it = 0
-    stop_reason = None
+    gap_tol = max(tol * tol, 16 * _EPS)
+    it, stop_reason = 0, None
+    rounding = _F_ROUNDING * np.finfo(obj.dtype).eps  # f's rounding per unit of |f|
     converged = not g.size or not np.any(g)
     while not converged and it <= max_iter:
         p = direction(f, g, curvature, mon)
@@ -134,30 +134,31 @@ def _newton(obj, x0, tol, max_iter, verbose, direction, name, on_iteration=None)
             stop_reason = ("the Newton direction is not finite (the Hessian overflows float64: the "
                            "values of X or C are too large); scale the data")
             break
-        gap = -0.5 * float(g @ p)  # Newton decrement estimate of f - f*
+        slope = float(g @ p)
+        gap = -0.5 * slope  # Newton decrement estimate of f - f*
         # relative to f, or below float64 resolution of the objective at 0 (when the infimum is
         # not attained, e.g. one effective class, f and the gap shrink together towards 0)
-        converged = gap <= gap_tol * abs(f) or gap <= 16 * np.finfo(float).eps * mon.f_ref
+        converged = gap <= gap_tol * abs(f) or gap <= 16 * _EPS * mon.f_ref
         # A CG solve cut off by its step limit gives no bound on the decrement: not converged, unless
         # the gradient itself meets L-BFGS's rule or the estimate is below float64's resolution of f
         # (near a nearly separable optimum CG cannot meet its residual test in rounding, and Newton
         # steps went on to max_iter with estimates of 1e-29).
         if converged and not getattr(direction, "solved", True):
             small_gradient = g.size and float(np.max(np.abs(g))) <= gap_tol * mon.g_ref
-            converged = small_gradient or gap <= 16 * np.finfo(float).eps * abs(f)
+            converged = small_gradient or gap <= 16 * _EPS * abs(f)
         if it == max_iter:
             break
         # Within tolerance, the step is computed already: taking it (one more pass) squares the
         # remaining gap (exact Hessian), which is what makes fits reproducible to ~1e-7 in
         # predict_proba.  A step from an approximate Hessian is taken at full length or not at all.
         approximate = getattr(direction, "approximate", False)
-        resolution = _F_ROUNDING * np.finfo(obj.dtype).eps * abs(f)
+        resolution = rounding * abs(f)
         if converged:
             # The last step: a decrease below f's rounding cannot be seen, and halving it would
             # only repeat passes; it is taken unless f visibly increases.
-            step = _line_search(obj, x, f, g, p, max_halvings=0, slack=resolution)
+            step = _line_search(obj, x, f, slope, p, max_halvings=0, slack=resolution)
         else:
-            step = _line_search(obj, x, f, g, p, max_halvings=0 if approximate else _MAX_HALVINGS,
+            step = _line_search(obj, x, f, slope, p, max_halvings=0 if approximate else _MAX_HALVINGS,
                                 expand=not approximate)
         if step is None and approximate:  # the approximate Hessian misled: exact from here on
             direction.approximate = converged = False
@@ -174,7 +175,7 @@ def _newton(obj, x0, tol, max_iter, verbose, direction, name, on_iteration=None)
             break
         it += 1
         x, f, g, curvature = step
-        mon.log(it, f, g, f"  gap estimate before step {gap / max(abs(f), 1e-300):.2e}", x)
+        mon.log(it, f, g, verbose and f"  gap estimate before step {gap / max(abs(f), 1e-300):.2e}", x)
     return SolverResult(x, f, it, converged, float(np.max(np.abs(g))) if g.size else 0.0,
                         stop_reason)
 
@@ -189,7 +190,7 @@ def newton_cg(obj, x0, tol, max_iter, verbose=0, on_iteration=None):
     min(0.5, sqrt(r), max(10 r, tol)), r = max|g| / max|grad f(0)| (superlinear convergence, few CG
     steps far from the optimum, final steps as accurate as tol asks).  See _NewtonCGDirection for
     the Hessian used and the preconditioners."""
-    with _serial_blas():  # the preconditioner's small products, between the threaded passes
+    with serial_blas_for(obj.size):  # the preconditioner's small products, between the threaded passes
         return _newton(obj, x0, tol, max_iter, verbose, _NewtonCGDirection(obj, tol), "newton-cg",
                        on_iteration)
 
@@ -328,10 +329,8 @@ _SERIAL_BLAS_MAX_PARAMS = 2000
 
 def newton_cholesky(obj, x0, tol, max_iter, verbose=0, on_iteration=None):
     """Exact Newton steps from the full Hessian (small number of parameters)."""
-    if obj.size <= _SERIAL_BLAS_MAX_PARAMS:
-        with _serial_blas():
-            return _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration)
-    return _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration)
+    with serial_blas_for(obj.size, up_to=_SERIAL_BLAS_MAX_PARAMS):
+        return _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration)
 
 
 def _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration):
@@ -392,7 +391,7 @@ def lbfgs(obj, x0, tol, max_iter, verbose=0, on_iteration=None):
 
     res = scipy.optimize.minimize(
         fun, x0, jac=True, method="L-BFGS-B", callback=callback if verbose or on_iteration else None,
-        options={"maxiter": max_iter, "gtol": gtol, "ftol": 64 * np.finfo(float).eps,
+        options={"maxiter": max_iter, "gtol": gtol, "ftol": 64 * _EPS,
                  "maxcor": 30, "maxls": 50},
     )
     f, g = obj.loss_grad(res.x)

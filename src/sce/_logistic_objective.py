@@ -52,7 +52,7 @@ def make_block(X, targets, sample_weight, n_classes):
     if sp.issparse(X):
         if not all(a.flags.aligned for a in (X.data, X.indices, X.indptr)):
             X = X.copy()
-    else:
+    elif not (X.flags.c_contiguous and X.flags.aligned):  # (np.require costs more than the test)
         X = np.require(X, requirements=["C", "A"])
     if n_classes > 2:
         targets = np.ascontiguousarray(targets, dtype=np.int64)
@@ -306,19 +306,19 @@ class LogisticObjective:
     # -- packing -----------------------------------------------------------------------------
     def unpack(self, x):
         """(W of shape (K, d), b of shape (K,)) in X's dtype."""
-        W = np.ascontiguousarray(x[: self.n_coef].reshape(self.K, self.d), dtype=self.dtype)
-        if self.fit_intercept:
-            b = np.ascontiguousarray(x[self.n_coef:], dtype=self.dtype)
-        else:
-            b = np.zeros(self.K, dtype=self.dtype)
+        x = np.ascontiguousarray(x, dtype=self.dtype)  # one conversion for both (views of it)
+        W = x[: self.n_coef].reshape(self.K, self.d)
+        b = x[self.n_coef:] if self.fit_intercept else np.zeros(self.K, dtype=self.dtype)
         return W, b
 
     def _scaled(self, sums, x_coef, x_b):
         """A gradient (or H v) from the blocks' sums [X^T R, sum R] and the penalty's part."""
-        out = np.empty(self.size)
-        out[: self.n_coef] = self.loss_scale * sums[: self.n_coef] + self.l2_strength * x_coef
+        # the same operations as loss_scale * sums + strength * x elementwise, in fewer numpy calls
+        # (a factor 1 is exact, so the default L2 strength of 1 multiplies nothing)
+        out = sums[: self.size] * self.loss_scale
+        out[: self.n_coef] += x_coef if self.l2_strength == 1.0 else self.l2_strength * x_coef
         if self.fit_intercept:
-            out[self.n_coef:] = self.loss_scale * sums[self.n_coef:] + self.intercept_l2 * x_b
+            out[self.n_coef:] += self.intercept_l2 * x_b
         return out
 
     # -- evaluations ---------------------------------------------------------------------------
@@ -411,10 +411,13 @@ class LogisticObjective:
     def _penalize_hessian(self, H, n_coef):
         """Scale the loss Hessian H (coefficients first, n_coef of them, then the intercepts) and
         add the penalties' curvature, in place."""
-        H *= self.loss_scale
+        if self.loss_scale != 1.0:  # a factor 1 changes nothing
+            H *= self.loss_scale
         size = H.shape[0]
-        H[np.arange(n_coef), np.arange(n_coef)] += self.l2_strength
-        H[np.arange(n_coef, size), np.arange(n_coef, size)] += self.intercept_l2
+        # the diagonal as a view: every (size + 1)-th element of a C-contiguous H
+        diag = H.reshape(-1)[:: size + 1] if H.flags.c_contiguous else np.einsum("ii->i", H)
+        diag[:n_coef] += self.l2_strength
+        diag[n_coef:] += self.intercept_l2
         if self.multinomial and self.fit_intercept:
             # Softmax is unchanged by adding one constant to all intercepts, so H is singular along
             # u = 1_K on the intercepts; every gradient is orthogonal to u.  Adding c u u^T / K

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _core
 from ._convex_solvers import SolverResult, _check_finite_start, _Monitor
-from ._threads import serial_blas
+from ._threads import serial_blas_for
 
 _ARMIJO = 1e-4
 _MAX_HALVINGS = 30
@@ -55,7 +55,7 @@ def _working_set(scores):
 
 
 def proximal_newton(obj, x0, tol, max_iter, verbose=0, on_iteration=None):
-    with serial_blas():  # small dense products between the threaded passes over X
+    with serial_blas_for(obj.size):  # small dense products between the threaded passes over X
         return _proximal_newton(obj, x0, tol, max_iter, verbose, on_iteration)
 
 

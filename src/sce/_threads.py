@@ -30,7 +30,8 @@ def effective_n_threads(n_threads=None):
     if not _core.has_openmp():
         return 1
     if n_threads is None:
-        return max(1, min(_core.max_threads(), _cpu_count()))
+        omp = _core.max_threads()
+        return 1 if omp <= 1 else min(omp, _cpu_count())  # (no system call when one is all)
     if n_threads == -1:
         return _cpu_count()
     return int(n_threads)
@@ -66,6 +67,23 @@ _blas_lock = threading.Lock()
 _blas_users = 0
 _blas_limiter = None
 _blas_controller = None
+
+
+# Up to this many parameters a solver's BLAS and LAPACK calls (the Cholesky factorization of the
+# Hessian and its solves, the products of newton-cg's preconditioner) run on one thread anyway:
+# OpenBLAS threads a Cholesky factorization from 100 x 100 (below, no call reaches its thread
+# server, as callgrind shows) and products from thousands of elements.  Limiting the threads costs
+# more than such a fit's arithmetic (threadpoolctl inspects every loaded library on each limit).
+_SERIAL_ANYWAY_MAX_PARAMS = 64
+
+
+def serial_blas_for(n_params, up_to=None):
+    """serial_blas() around a solver of n_params parameters that wants it (up to ``up_to``
+    parameters when given), or no limit where BLAS would run on one thread anyway
+    (_SERIAL_ANYWAY_MAX_PARAMS)."""
+    if n_params <= _SERIAL_ANYWAY_MAX_PARAMS or (up_to is not None and n_params > up_to):
+        return contextlib.nullcontext()
+    return serial_blas()
 
 
 @contextlib.contextmanager

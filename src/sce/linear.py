@@ -12,9 +12,9 @@ from sklearn.utils._param_validation import Hidden, Interval, Options, StrOption
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from . import _dask, _functional
+from . import _dask, _functional, _validation
 from ._callbacks import FitCallbacks
 from ._convex_solvers import solve
 from ._fit_state import restore_state_on_error
@@ -53,8 +53,7 @@ def validated_fit_input(est, X, y, sample_weight, ensure_all_finite=False):
     LogisticRegression does (its errors for one class and for liblinear's limits); sets
     est.classes_ and est.n_features_in_."""
     check_before_conversion(X)
-    X, y = validate_data(est, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
-                         order="C", accept_large_sparse=True, ensure_all_finite=ensure_all_finite)
+    X, y = _validation.fit_X_y(est, X, y, ensure_all_finite)
     X = canonical_csr(X)
     if not (y.ndim == 1 and y.dtype.kind in "biu"):  # integer labels are always classes
         check_classification_targets(y)
@@ -74,7 +73,7 @@ def validated_fit_input(est, X, y, sample_weight, ensure_all_finite=False):
             "Either use another solver or wrap the estimator in a OneVsRestClassifier to keep "
             "applying a one-versus-rest scheme."
         )
-    sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+    sample_weight = _validation.sample_weight(sample_weight, X)
     return X, y, y_enc, sample_weight
 
 
@@ -132,8 +131,8 @@ def fit_with_callbacks(est, obj, solver, x0, X, y, sample_weight):
         iterations.end_fit()  # the fitted estimator itself is the fit task's result
 
 
-class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoefMixin, ClassifierMixin,
-                         BaseEstimator):
+class LogisticClassifier(_validation.CachedParams, CallbackSupportMixin, LinearClassifierMixin,
+                         SparseCoefMixin, ClassifierMixin, BaseEstimator):
     """Logistic regression (binary and multinomial) with L2, L1 or elastic-net penalty.
 
     A drop-in for ``sklearn.linear_model.LogisticRegression``: the same parameters with the same
@@ -384,11 +383,12 @@ class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoef
         """
         if _dask.is_dask_collection(X):
             return _dask.predict_method(self, X, "predict_proba")
-        check_is_fitted(self)
-        scores = self.decision_function(X)
+        scores = self.decision_function(X)  # checks that self is fitted
         if scores.ndim == 1:
-            p1 = _functional.sigmoid(scores)
-            return np.column_stack([_functional.sigmoid(-scores), p1])
+            proba = np.empty((len(scores), 2), dtype=scores.dtype)
+            proba[:, 0] = _functional.sigmoid(-scores)
+            proba[:, 1] = _functional.sigmoid(scores)
+            return proba
         return scipy.special.softmax(scores, axis=1)
 
     def predict_log_proba(self, X):
@@ -409,8 +409,7 @@ class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoef
         """
         if _dask.is_dask_collection(X):
             return _dask.predict_method(self, X, "predict_log_proba")
-        check_is_fitted(self)
-        scores = self.decision_function(X)
+        scores = self.decision_function(X)  # checks that self is fitted
         if scores.ndim == 1:
             return np.column_stack([_functional.log_sigmoid(-scores), _functional.log_sigmoid(scores)])
         return scipy.special.log_softmax(scores, axis=1)
@@ -420,11 +419,14 @@ class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoef
         (n_samples, n_classes).  A malformed sparse X raises scipy's ValueError."""
         if _dask.is_dask_collection(X):
             return _dask.predict_method(self, X, "decision_function")
-        check_is_fitted(self)
+        if "coef_" not in vars(self) or hasattr(self, "__sklearn_is_fitted__"):  # else fitted, as it says
+            check_is_fitted(self)
         check_before_conversion(X)
-        X = validate_data(self, X, accept_sparse="csr", reset=False)
+        X = _validation.predict_X(self, X)
         check_csr(X)
-        scores = safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
+        # a numpy X's product directly: safe_sparse_dot's own for it, after its array-namespace lookup
+        product = X @ self.coef_.T if type(X) is np.ndarray else safe_sparse_dot(X, self.coef_.T, dense_output=True)
+        scores = product + self.intercept_
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict(self, X):
@@ -442,7 +444,12 @@ class LogisticClassifier(CallbackSupportMixin, LinearClassifierMixin, SparseCoef
         """
         if _dask.is_dask_collection(X):
             return _dask.predict_method(self, X, "predict")
-        return super().predict(X)
+        if type(X) is not np.ndarray:
+            return super().predict(X)
+        # numpy in, numpy out: LinearClassifierMixin.predict without its array-namespace dispatch
+        scores = self.decision_function(X)
+        indices = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_.take(indices, axis=0)
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy of ``predict(X)`` against y (weighted by ``sample_weight``).
