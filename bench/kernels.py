@@ -229,9 +229,9 @@ def _speedups(rows, thread_counts):
 
 
 def _markdown(rows, speedups, have_torch, n_all, load, softmax_rows):
-    headers = ["dtype", "n", "threads", "sce", "sce into g", "floor", "floor+alloc", "numpy"]
+    headers = ["dtype", "n", "threads", "sce", "sce, g", "floor", "floor+alloc", "numpy"]
     headers += ["torch"] if have_torch else []
-    headers += ["numpy/sce"] + (["torch/sce"] if have_torch else []) + ["sce into g / floor"]
+    headers += ["numpy/sce"] + (["torch/sce"] if have_torch else []) + ["sce, g / floor"]
     body = []
     for r in rows:
         ra = r["ratios"]
@@ -248,12 +248,12 @@ def _markdown(rows, speedups, have_torch, n_all, load, softmax_rows):
         "",
         paragraph("floor = `np.add(z, y, out=g)` (the same three memory streams, 1 thread); floor+alloc "
                   "= `np.add(z, y)` with a fresh output array, as sce's default call returns one; "
-                  "\"sce into g\" writes the gradient into the reused array g (`grad_out=g`), as the "
+                  "\"sce, g\" writes the gradient into the reused array g (`grad_out=g`), as the "
                   "floor does. numpy = `logaddexp` / `expit` ufuncs, 1 thread, measured once per dtype "
                   "and size. " + load_note(load)),
         "",
-        f"Softmax cross-entropy + gradient ({SOFTMAX_CLASSES} classes, integer labels, `grad_out=g`), "
-        "ns per logit; floor = `np.negative(z, out=g)`, 1 thread:",
+        paragraph(f"Softmax cross-entropy + gradient ({SOFTMAX_CLASSES} classes, integer labels, "
+                  "`grad_out=g`), ns per logit; floor = `np.negative(z, out=g)`, 1 thread:"),
         "",
         markdown_table(["dtype", "n", "threads", "sce into g", "floor", "sce / floor"],
                        [[r["dtype"], fmt_count(r["n"]), r["threads"], fmt_num(_ns(r["sce_out"])),
