@@ -375,6 +375,176 @@ SCE_INLINE T F(sce_softmax_xent_row)(sce_int K, const T *zr, int64_t y, const T 
     return li;
 }
 
+/* Rows of fewer than SCE_SOFTMAX_WIDE classes go through the strip version: the per-row work (the
+ * maximum and its first index, log1p(rest), the division, the loss and the gradient's scaling) is
+ * then as much vector work as the exponentials, and short rows leave the lanes of a per-row vector
+ * loop mostly idle, so it runs across the rows of a strip instead, on structure-of-arrays scratch
+ * (class k of the strip's row i at [k * SCE_SOFTMAX_ROWS + i]). */
+#define SCE_SOFTMAX_WIDE 32
+#define SCE_SOFTMAX_ROWS 16
+
+/* The strip's rows (row-major, nb rows of K) into columns (class k of row i at [k * ROWS + i]), rows
+ * past nb as zeros, and back.  Four rows at a time: their four elements of a class are one short
+ * vector in the scratch, so each class costs four scalar loads and one vector store (or the
+ * reverse), from four row pointers that share the class index (vector strided loads over all the
+ * strip's rows need an address register per row, more than there are). */
+SCE_INLINE void F(sce_strip_to_columns)(sce_int nb, sce_int K, const T *x, T *xt)
+{
+    enum { R = SCE_SOFTMAX_ROWS };
+    sce_int i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        const T *x0 = x + i * K, *x1 = x0 + K, *x2 = x1 + K, *x3 = x2 + K;
+        for (sce_int k = 0; k < K; k++) {
+            T *o = xt + k * R + i;
+            o[0] = x0[k];
+            o[1] = x1[k];
+            o[2] = x2[k];
+            o[3] = x3[k];
+        }
+    }
+    for (; i < R; i++)
+        for (sce_int k = 0; k < K; k++)
+            xt[k * R + i] = i < nb ? x[i * K + k] : (T)0;
+}
+
+SCE_INLINE void F(sce_strip_to_rows)(sce_int nb, sce_int K, const T *xt, T *x)
+{
+    enum { R = SCE_SOFTMAX_ROWS };
+    sce_int i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        T *x0 = x + i * K, *x1 = x0 + K, *x2 = x1 + K, *x3 = x2 + K;
+        for (sce_int k = 0; k < K; k++) {
+            const T *o = xt + k * R + i;
+            x0[k] = o[0];
+            x1[k] = o[1];
+            x2[k] = o[2];
+            x3[k] = o[3];
+        }
+    }
+    for (; i < nb; i++)
+        for (sce_int k = 0; k < K; k++)
+            x[i * K + k] = xt[k * R + i];
+}
+
+/* Softmax cross-entropy of nb <= SCE_SOFTMAX_ROWS rows of K < SCE_SOFTMAX_WIDE classes (row-major z),
+ * the same formulas as sce_softmax_xent_row: the unweighted losses into li; when g is given,
+ * gw_i (p T_sum - t) into its rows, and when prob is given also p.  Targets: labels (when tg is NULL)
+ * or the rows of tg.  Sums over a row's classes are taken in class order.  Rows past nb are zeros
+ * in the scratch (a harmless row) so that every vector loop runs over the whole strip. */
+SCE_INLINE void F(sce_softmax_xent_strip)(sce_int nb, sce_int K, const T *z, const int64_t *labels,
+                                          const T *tg, const T *gw, T *g, T *prob, T *li, int *bad)
+{
+    enum { R = SCE_SOFTMAX_ROWS };
+    T zt[SCE_SOFTMAX_WIDE * R], et[SCE_SOFTMAX_WIDE * R], tt[SCE_SOFTMAX_WIDE * R];
+    T m[R], rest[R], inv_s[R], lin[R], t_sum[R], t_j[R], gws[R];
+    T_INT j[R], y[R];
+    F(sce_strip_to_columns)(nb, K, z, zt);
+    /* m = z_j, the maximum at its first index j: the running arg-max of sce_softmax_xent_row, one
+     * lane per row (a NaN z_0 gives m = NaN, j = 0; a NaN elsewhere is passed over; either way every
+     * output of the row is NaN). */
+    for (sce_int i = 0; i < R; i++) {
+        m[i] = zt[i];
+        j[i] = 0;
+    }
+    for (sce_int k = 1; k < K; k++) {
+        SCE_SIMD()
+        for (sce_int i = 0; i < R; i++) {
+            T v = zt[k * R + i];
+            int up = v > m[i];
+            j[i] = up ? (T_INT)k : j[i];
+            m[i] = up ? v : m[i];
+        }
+    }
+    /* rest = sum_{k != j} e^{z_k - m} */
+    for (sce_int i = 0; i < R; i++)
+        rest[i] = 0;
+    for (sce_int k = 0; k < K; k++) {
+        SCE_SIMD()
+        for (sce_int i = 0; i < R; i++) {
+            T ek = (T_INT)k == j[i] ? (T)0 : F(sce_exp_nonpos)(zt[k * R + i] - m[i]);
+            et[k * R + i] = ek;
+            rest[i] += ek;
+        }
+    }
+    if (tg == NULL) {
+        T zy[R];
+        for (sce_int i = 0; i < R; i++) {
+            int64_t yi = i < nb ? labels[i] : 0;
+            if (yi < 0 || yi >= K) {
+                *bad |= SCE_BAD_LABEL;
+                yi = 0;
+            }
+            y[i] = (T_INT)yi;
+            zy[i] = zt[yi * R + i];
+        }
+        SCE_SIMD()
+        for (sce_int i = 0; i < R; i++) {
+            lin[i] = y[i] == j[i] ? (T)0 : m[i] - zy[i];
+            t_sum[i] = 1;
+            t_j[i] = y[i] == j[i] ? (T)1 : (T)0;
+        }
+    } else {
+        F(sce_strip_to_columns)(nb, K, tg, tt);
+        T_INT tbad = 0;
+        for (sce_int i = 0; i < R; i++)
+            lin[i] = t_sum[i] = t_j[i] = 0;
+        for (sce_int k = 0; k < K; k++) {
+            SCE_SIMD(reduction(| : tbad))
+            for (sce_int i = 0; i < R; i++) {
+                T t = tt[k * R + i];
+                tbad |= SCE_OUTSIDE(t, (T)0, (T)1) ? SCE_BAD_TARGET : 0;
+                int at_j = (T_INT)k == j[i];
+                lin[i] += t * (at_j ? (T)0 : m[i] - zt[k * R + i]);
+                t_sum[i] += t;
+                t_j[i] = at_j ? t : t_j[i];
+            }
+        }
+        *bad |= (int)tbad;
+    }
+    SCE_SIMD()
+    for (sce_int i = 0; i < R; i++) {
+        T log_s = F(sce_log1p)(rest[i]);
+        inv_s[i] = (T)1 / ((T)1 + rest[i]);
+        li[i] = lin[i] + t_sum[i] * log_s;
+    }
+    if (g == NULL)
+        return;
+    if (prob) {
+        T pt[SCE_SOFTMAX_WIDE * R];
+        for (sce_int k = 0; k < K; k++) {
+            SCE_SIMD()
+            for (sce_int i = 0; i < R; i++)
+                pt[k * R + i] = (T_INT)k == j[i] ? inv_s[i] : et[k * R + i] * inv_s[i];
+        }
+        F(sce_strip_to_rows)(nb, K, pt, prob);
+    }
+    /* gw (p T_sum - t), at j by sce_softmax_grad_at_max; for a label, gw (e_y / S) - gw at y != j as
+     * sce_softmax_xent_row computes it. */
+    for (sce_int i = 0; i < R; i++)
+        gws[i] = i < nb ? gw[i] : (T)0;
+    for (sce_int k = 0; k < K; k++) {
+        if (tg == NULL) {
+            SCE_SIMD()
+            for (sce_int i = 0; i < R; i++) {
+                T q = gws[i] * (et[k * R + i] * inv_s[i]);
+                q = (T_INT)k == y[i] ? q - gws[i] : q;
+                et[k * R + i] = (T_INT)k == j[i]
+                                    ? gws[i] * F(sce_softmax_grad_at_max)(t_sum[i], t_j[i], rest[i], inv_s[i])
+                                    : q;
+            }
+        } else {
+            SCE_SIMD()
+            for (sce_int i = 0; i < R; i++) {
+                T q = gws[i] * (t_sum[i] * (et[k * R + i] * inv_s[i]) - tt[k * R + i]);
+                et[k * R + i] = (T_INT)k == j[i]
+                                    ? gws[i] * F(sce_softmax_grad_at_max)(t_sum[i], t_j[i], rest[i], inv_s[i])
+                                    : q;
+            }
+        }
+    }
+    F(sce_strip_to_rows)(nb, K, et, g);
+}
+
 SCE_CLONES static int F(sce_softmax_chunk)(const void *vctx, sce_int start, sce_int stop,
                                            double *partial)
 {
@@ -382,6 +552,28 @@ SCE_CLONES static int F(sce_softmax_chunk)(const void *vctx, sce_int start, sce_
     const sce_int K = c->n_classes;
     double acc = 0.0;
     int bad = 0;
+    if (K < SCE_SOFTMAX_WIDE) {
+        for (sce_int s0 = start; s0 < stop; s0 += SCE_SOFTMAX_ROWS) {
+            sce_int nb = s0 + SCE_SOFTMAX_ROWS < stop ? SCE_SOFTMAX_ROWS : stop - s0;
+            T w[SCE_SOFTMAX_ROWS], gw[SCE_SOFTMAX_ROWS], li[SCE_SOFTMAX_ROWS];
+            for (sce_int i = 0; i < nb; i++) {
+                w[i] = c->sw ? c->sw[s0 + i] : (T)1;
+                bad |= SCE_OUTSIDE(w[i], (T)0, T_MAX) ? SCE_BAD_SAMPLE_WEIGHT : 0;
+                gw[i] = c->grad_scale * w[i];
+            }
+            F(sce_softmax_xent_strip)(nb, K, c->z + s0 * K, c->labels ? c->labels + s0 : NULL,
+                                      c->target ? c->target + s0 * K : NULL, gw,
+                                      c->grad ? c->grad + s0 * K : NULL, NULL, li, &bad);
+            for (sce_int i = 0; i < nb; i++) {
+                T lw = w[i] * li[i];
+                if (c->loss)
+                    c->loss[s0 + i] = lw;
+                acc += (double)lw;
+            }
+        }
+        *partial = acc;
+        return bad;
+    }
     for (sce_int i = start; i < stop; i++) {
         T w = c->sw ? c->sw[i] : (T)1;
         bad |= SCE_OUTSIDE(w, (T)0, T_MAX) ? SCE_BAD_SAMPLE_WEIGHT : 0;
