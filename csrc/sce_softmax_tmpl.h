@@ -288,6 +288,34 @@ SCE_INLINE void F(sce_softmax_xent_strip)(sce_int nb, sce_int K, const T *z, con
     F(sce_strip_to_rows)(nb, K, et, g);
 }
 
+/* Rows [start, stop) of the chunk worker in strips; returns their weighted loss sum (in row order).
+ * tg: c->target or NULL, passed by the caller as a constant so that each kind of target gets its
+ * own copy. */
+SCE_INLINE double F(sce_softmax_strips)(const F(sce_softmax_ctx) *c, sce_int start, sce_int stop,
+                                        const T *tg, int *bad)
+{
+    const sce_int K = c->n_classes;
+    double acc = 0.0;
+    for (sce_int s0 = start; s0 < stop; s0 += SCE_SOFTMAX_ROWS) {
+        sce_int nb = s0 + SCE_SOFTMAX_ROWS < stop ? SCE_SOFTMAX_ROWS : stop - s0;
+        T w[SCE_SOFTMAX_ROWS], gw[SCE_SOFTMAX_ROWS], li[SCE_SOFTMAX_ROWS];
+        for (sce_int i = 0; i < nb; i++) {
+            w[i] = c->sw ? c->sw[s0 + i] : (T)1;
+            *bad |= SCE_OUTSIDE(w[i], (T)0, T_MAX) ? SCE_BAD_SAMPLE_WEIGHT : 0;
+            gw[i] = c->grad_scale * w[i];
+        }
+        F(sce_softmax_xent_strip)(nb, K, c->z + s0 * K, tg ? NULL : c->labels + s0, tg ? tg + s0 * K : NULL,
+                                  gw, c->grad ? c->grad + s0 * K : NULL, NULL, li, bad);
+        for (sce_int i = 0; i < nb; i++) {
+            T lw = w[i] * li[i];
+            if (c->loss)
+                c->loss[s0 + i] = lw;
+            acc += (double)lw;
+        }
+    }
+    return acc;
+}
+
 SCE_CLONES static int F(sce_softmax_chunk)(const void *vctx, sce_int start, sce_int stop,
                                            double *partial)
 {
@@ -295,26 +323,11 @@ SCE_CLONES static int F(sce_softmax_chunk)(const void *vctx, sce_int start, sce_
     const sce_int K = c->n_classes;
     double acc = 0.0;
     int bad = 0;
-    if (K < SCE_SOFTMAX_WIDE) {
-        for (sce_int s0 = start; s0 < stop; s0 += SCE_SOFTMAX_ROWS) {
-            sce_int nb = s0 + SCE_SOFTMAX_ROWS < stop ? SCE_SOFTMAX_ROWS : stop - s0;
-            T w[SCE_SOFTMAX_ROWS], gw[SCE_SOFTMAX_ROWS], li[SCE_SOFTMAX_ROWS];
-            for (sce_int i = 0; i < nb; i++) {
-                w[i] = c->sw ? c->sw[s0 + i] : (T)1;
-                bad |= SCE_OUTSIDE(w[i], (T)0, T_MAX) ? SCE_BAD_SAMPLE_WEIGHT : 0;
-                gw[i] = c->grad_scale * w[i];
-            }
-            F(sce_softmax_xent_strip)(nb, K, c->z + s0 * K, c->labels ? c->labels + s0 : NULL,
-                                      c->target ? c->target + s0 * K : NULL, gw,
-                                      c->grad ? c->grad + s0 * K : NULL, NULL, li, &bad);
-            for (sce_int i = 0; i < nb; i++) {
-                T lw = w[i] * li[i];
-                if (c->loss)
-                    c->loss[s0 + i] = lw;
-                acc += (double)lw;
-            }
-        }
-        *partial = acc;
+    if (K < SCE_SOFTMAX_WIDE && (c->labels != NULL || c->target != NULL)) {
+        /* one copy of the strips per kind of target: with both in one body GCC leaves the loop of
+         * log1p(rest) and 1 / S scalar (the C API takes neither as label 0: the row loop below) */
+        *partial = c->target == NULL ? F(sce_softmax_strips)(c, start, stop, NULL, &bad)
+                                     : F(sce_softmax_strips)(c, start, stop, c->target, &bad);
         return bad;
     }
     for (sce_int i = start; i < stop; i++) {
