@@ -5,8 +5,9 @@
  * The matrix products of a layer are the caller's (BLAS); what lies between them is here, one pass
  * each over a row-major (n, h) layer buffer:
  *   forward   A = sigma(Z + b)                      (bias and activation of a hidden layer)
- *             Z = Z + b                             (the output layer; its loss is the fused BCE or
- *                                                    softmax kernel of sce_kernels_tmpl.h)
+ *             Z = Z + b                             (the output layer; its loss is the fused BCE
+ *                                                    kernel of sce_kernels_tmpl.h or the softmax one of
+ *                                                    sce_softmax_tmpl.h)
  *   backward  D = D * A (1 - A), db = sum_i D_i     (seed 003: delta_prev = (W^T delta) . a(1 - a))
  *             db = sum_i D_i                        (the output layer's bias gradient)
  * Column sums are accumulated in double in row order within a partition of the rows and the

@@ -3,6 +3,7 @@
  * as wide as T) and F(name) defined.  The CSR workers are instantiated once per index type (int32_t
  * and int64_t, as scipy keeps them). */
 #include "sce_kernels_tmpl.h"
+#include "sce_softmax_tmpl.h"
 #include "sce_glm_tmpl.h"
 #include "sce_glm_dense_tmpl.h"
 #define ITYPE int32_t
