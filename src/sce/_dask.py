@@ -137,7 +137,9 @@ def fit(est, X, y, sample_weight=None):
         solver = est._choose_solver(solver, obj)
     fit_with_callbacks(est, obj, solver, x0, X, y, sample_weight)
     est._dask_traffic = {"tasks": sums.traffic.tasks, "bytes": sums.traffic.bytes, "passes": obj.n_passes}
-    client.cancel(blocks + [group[2] for group in sums.groups])  # the data leave the workers with the fit
+    # The blocks leave the workers when the last future on them is dropped, with this frame.  No
+    # client.cancel: cancelling keys the client is releasing at the same moment can trip an assertion
+    # in the scheduler that closes the client's connection.
     return est
 
 
@@ -173,7 +175,6 @@ def partial_fit(est, X, y, sample_weight=None, classes=None):
     est.__dict__.update(model.result().__dict__)
     if names is not None:
         est.feature_names_in_ = names
-    client.cancel(futures)
     return est
 
 
