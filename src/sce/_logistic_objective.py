@@ -38,6 +38,17 @@ from . import _core
 from ._threads import effective_n_threads, share_among_fits
 
 
+def _center_over_classes(sums, K, n_coef):
+    """Subtract from softmax gradient (or Hessian product) sums their mean over the classes, in place.
+    Softmax is unchanged by adding one vector to every class's coefficients and one constant to every
+    intercept, so these means are rounding only (sum_k p_ik = 1).  In float32 that rounding, along
+    directions the loss does not curve, kept CG from its residual test in the last Newton steps."""
+    coef = sums[:n_coef].reshape(K, -1)
+    coef -= coef.mean(axis=0)
+    if sums.size > n_coef:
+        sums[n_coef:] -= sums[n_coef:].mean()
+
+
 class RowBlock(NamedTuple):
     """Rows of a logistic-regression problem: X, targets (see the module docstring), sample_weight."""
     X: object
@@ -54,20 +65,13 @@ def make_block(X, targets, sample_weight, n_classes):
             X = X.copy()
     elif not (X.flags.c_contiguous and X.flags.aligned):  # (np.require costs more than the test)
         X = np.require(X, requirements=["C", "A"])
-    if n_classes > 2:
-        targets = np.ascontiguousarray(targets, dtype=np.int64)
-    else:
-        targets = np.ascontiguousarray(targets, dtype=X.dtype)
+    targets = np.ascontiguousarray(targets, dtype=np.int64 if n_classes > 2 else X.dtype)
     return RowBlock(X, targets, np.ascontiguousarray(sample_weight, dtype=X.dtype))
-
-
-def n_rows(block):
-    return block.X.shape[0]
 
 
 def new_curvature(block, K):
     """An uninitialized curvature array for the block (see the module docstring)."""
-    shape = (n_rows(block),) if K == 1 else (n_rows(block), K)
+    shape = block.X.shape[:1] if K == 1 else (block.X.shape[0], K)
     return np.empty(shape, dtype=block.X.dtype)
 
 
@@ -316,6 +320,8 @@ class LogisticObjective:
         # the same operations as loss_scale * sums + strength * x elementwise, in fewer numpy calls
         # (a factor 1 is exact, so the default L2 strength of 1 multiplies nothing)
         out = sums[: self.size] * self.loss_scale
+        if self.multinomial:
+            _center_over_classes(out, self.K, self.n_coef)
         out[: self.n_coef] += x_coef if self.l2_strength == 1.0 else self.l2_strength * x_coef
         if self.fit_intercept:
             out[self.n_coef:] += self.intercept_l2 * x_b
