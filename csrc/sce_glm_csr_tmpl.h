@@ -83,11 +83,8 @@ SCE_CLONES static int FI(sce_multinomial_eval_csr_rows)(const void *vctx, sce_in
         sce_int nb = s + SCE_GLM_MAX_BLOCK < r1 ? SCE_GLM_MAX_BLOCK : r1 - s;
         for (sce_int k = 0; k < K; k++)
             FI(sce_csr_rows_dot)(s, nb, c, c->W + k * d, c->b[k], K, Z + k);
-        for (sce_int i = 0; i < nb; i++) {
-            T swi = c->sw[s + i];
-            loss += (double)(swi * F(sce_softmax_xent_row)(K, Z + i * K, c->labels[s + i], NULL, swi, R + i * K,
-                                                           c->curvature_out + (s + i) * K, &bad));
-        }
+        loss += F(sce_multinomial_block)(nb, K, Z, c->labels + s, c->sw + s, R, c->curvature_out + s * K,
+                                         &bad);
         for (sce_int k = 0; k < K; k++)
             FI(sce_csr_rows_axpy)(s, nb, c, R + k, K, acc + k * d, acc + K * d + k);
     }

@@ -247,11 +247,8 @@ SCE_CLONES static int F(sce_multinomial_eval_dense_rows)(const void *vctx, sce_i
         sce_int nb = s + B < r1 ? B : r1 - s;
         const T *Xb = c->X + s * d;
         F(sce_dense_rows_dot_multi)(nb, d, K, Xb, c->W, c->b, Z);
-        for (sce_int i = 0; i < nb; i++) {
-            T swi = c->sw[s + i];
-            loss += (double)(swi * F(sce_softmax_xent_row)(K, Z + i * K, c->labels[s + i], NULL, swi,
-                                                           R + i * K, c->curvature_out + (s + i) * K, &bad));
-        }
+        loss += F(sce_multinomial_block)(nb, K, Z, c->labels + s, c->sw + s, R, c->curvature_out + s * K,
+                                         &bad);
         F(sce_dense_rows_axpy_multi)(nb, d, K, Xb, R, acc, junk);
     }
     free(Z);

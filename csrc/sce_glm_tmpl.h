@@ -59,6 +59,30 @@ SCE_INLINE double F(sce_binary_block)(sce_int nb, const T *z, const T *y, const 
     return loss;
 }
 
+/* Multinomial logistic loss on a block of logits Z (nb, K): the loss sum sum_i sw_i l_i,
+ * R = sw (p - onehot(y)) and the probabilities p into P; label problems OR-ed into *bad.  Fewer
+ * than SCE_SOFTMAX_WIDE classes go through the strips of rows (see sce_softmax_xent_strip). */
+SCE_INLINE double F(sce_multinomial_block)(sce_int nb, sce_int K, const T *Z, const int64_t *labels,
+                                           const T *sw, T *R, T *P, int *bad)
+{
+    double loss = 0;
+    if (K < SCE_SOFTMAX_WIDE) {
+        for (sce_int s = 0; s < nb; s += SCE_SOFTMAX_ROWS) {
+            sce_int m = s + SCE_SOFTMAX_ROWS < nb ? SCE_SOFTMAX_ROWS : nb - s;
+            T li[SCE_SOFTMAX_ROWS];
+            F(sce_softmax_xent_strip)(m, K, Z + s * K, labels + s, NULL, sw + s, R + s * K, P + s * K, li,
+                                      bad);
+            for (sce_int i = 0; i < m; i++)
+                loss += (double)(sw[s + i] * li[i]);
+        }
+        return loss;
+    }
+    for (sce_int i = 0; i < nb; i++)
+        loss += (double)(sw[i] * F(sce_softmax_xent_row)(K, Z + i * K, labels[i], NULL, sw[i], R + i * K,
+                                                         P + i * K, bad));
+    return loss;
+}
+
 /* Hessian-vector product of the multinomial loss sum: with t_i = V x_i + vb (in Z on entry),
  * u_ik = sw_i p_ik (t_ik - sum_l p_il t_il) (in Z on return). */
 SCE_INLINE void F(sce_multinomial_hessp_block)(sce_int nb, sce_int K, const T *sw, const T *P, T *Z)

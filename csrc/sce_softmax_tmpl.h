@@ -171,11 +171,11 @@ SCE_INLINE void F(sce_strip_to_rows)(sce_int nb, sce_int K, const T *xt, T *x)
 
 /* Softmax cross-entropy of nb <= SCE_SOFTMAX_ROWS rows of K < SCE_SOFTMAX_WIDE classes (row-major z),
  * the same formulas as sce_softmax_xent_row: the unweighted losses into li; when g is given,
- * gw_i (p T_sum - t) into its rows.  Targets: labels (when tg is NULL)
+ * gw_i (p T_sum - t) into its rows, and when prob is given also p.  Targets: labels (when tg is NULL)
  * or the rows of tg.  Sums over a row's classes are taken in class order.  Rows past nb are zeros
  * in the scratch (a harmless row) so that every vector loop runs over the whole strip. */
 SCE_INLINE void F(sce_softmax_xent_strip)(sce_int nb, sce_int K, const T *z, const int64_t *labels,
-                                          const T *tg, const T *gw, T *g, T *li, int *bad)
+                                          const T *tg, const T *gw, T *g, T *prob, T *li, int *bad)
 {
     enum { R = SCE_SOFTMAX_ROWS };
     T zt[SCE_SOFTMAX_WIDE * R], et[SCE_SOFTMAX_WIDE * R], tt[SCE_SOFTMAX_WIDE * R];
@@ -252,6 +252,15 @@ SCE_INLINE void F(sce_softmax_xent_strip)(sce_int nb, sce_int K, const T *z, con
     }
     if (g == NULL)
         return;
+    if (prob) {
+        T pt[SCE_SOFTMAX_WIDE * R];
+        for (sce_int k = 0; k < K; k++) {
+            SCE_SIMD()
+            for (sce_int i = 0; i < R; i++)
+                pt[k * R + i] = (T_INT)k == j[i] ? inv_s[i] : et[k * R + i] * inv_s[i];
+        }
+        F(sce_strip_to_rows)(nb, K, pt, prob);
+    }
     /* gw (p T_sum - t), at j by sce_softmax_grad_at_max; for a label, gw (e_y / S) - gw at y != j as
      * sce_softmax_xent_row computes it. */
     for (sce_int i = 0; i < R; i++)
@@ -296,7 +305,7 @@ SCE_INLINE double F(sce_softmax_strips)(const F(sce_softmax_ctx) *c, sce_int sta
             gw[i] = c->grad_scale * w[i];
         }
         F(sce_softmax_xent_strip)(nb, K, c->z + s0 * K, tg ? NULL : c->labels + s0, tg ? tg + s0 * K : NULL,
-                                  gw, c->grad ? c->grad + s0 * K : NULL, li, bad);
+                                  gw, c->grad ? c->grad + s0 * K : NULL, NULL, li, bad);
         for (sce_int i = 0; i < nb; i++) {
             T lw = w[i] * li[i];
             if (c->loss)
