@@ -66,6 +66,21 @@ def test_fit_equals_in_memory(client, n_classes, dtype, sparse):
     _assert_same_fit(fitted, reference, X, Xd)
 
 
+@pytest.mark.parametrize("n_classes, dtype", [(2, np.float64), (3, np.float32)])
+def test_newton_cg_subsample_is_held_by_the_client(client, n_classes, dtype):
+    """Dense X with many rows per parameter: newton-cg's approximate Hessian is that of a row
+    subsample, a small copy of which the client holds, so its CG products are no round trips: the
+    fit waits only for the passes over X and for the copy."""
+    X, y = _data(n_classes, dtype, n=6000, d=4)
+    Xd, yd = _chunked(X, 1000), da.from_array(y, chunks=1000)
+    fitted = LogisticClassifier(solver="newton-cg").fit(Xd, yd)
+    reference = LogisticClassifier(solver="newton-cg").fit(X, y)
+    _assert_same_fit(fitted, reference, X, Xd)
+    traffic = fitted._dask_traffic
+    assert 0 < traffic["client_rows"] <= len(X) // 4
+    assert traffic["round_trips"] == traffic["passes"] + 1
+
+
 @pytest.mark.parametrize("solver", ["newton-cg", "lbfgs"])
 def test_solvers(client, solver):
     """newton-cg on tall dense X runs its CG on a row subsample, persisted on the workers."""

@@ -136,7 +136,9 @@ def fit(est, X, y, sample_weight=None):
     if solver != "proximal-newton":
         solver = est._choose_solver(solver, obj)
     fit_with_callbacks(est, obj, solver, x0, X, y, sample_weight)
-    est._dask_traffic = {"tasks": sums.traffic.tasks, "bytes": sums.traffic.bytes, "passes": obj.n_passes}
+    est._dask_traffic = {"tasks": sums.traffic.tasks, "bytes": sums.traffic.bytes, "passes": obj.n_passes,
+                         "round_trips": sums.traffic.round_trips,
+                         "client_rows": 0 if sums.client_sub is None else sums.client_sub.n}
     # The blocks leave the workers when the last future on them is dropped, with this frame.  No
     # client.cancel: cancelling keys the client is releasing at the same moment can trip an assertion
     # in the scheduler that closes the client's connection.
