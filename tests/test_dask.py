@@ -66,19 +66,21 @@ def test_fit_equals_in_memory(client, n_classes, dtype, sparse):
     _assert_same_fit(fitted, reference, X, Xd)
 
 
-@pytest.mark.parametrize("n_classes, dtype", [(2, np.float64), (3, np.float32)])
-def test_newton_cg_subsample_is_held_by_the_client(client, n_classes, dtype):
+@pytest.mark.parametrize("n_classes, dtype, weighted", [(2, np.float64, False), (3, np.float32, True)])
+def test_newton_cg_subsample_is_held_by_the_client(client, n_classes, dtype, weighted):
     """Dense X with many rows per parameter: newton-cg's approximate Hessian is that of a row
     subsample, a small copy of which the client holds, so its CG products are no round trips: the
-    fit waits only for the passes over X and for the copy."""
+    fit waits only for the passes over X, for the copy and, with sample weights, for the copy's
+    total weight."""
     X, y = _data(n_classes, dtype, n=6000, d=4)
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y)) if weighted else None
     Xd, yd = _chunked(X, 1000), da.from_array(y, chunks=1000)
-    fitted = LogisticClassifier(solver="newton-cg").fit(Xd, yd)
-    reference = LogisticClassifier(solver="newton-cg").fit(X, y)
+    fitted = LogisticClassifier(solver="newton-cg").fit(Xd, yd, sample_weight=sw)
+    reference = LogisticClassifier(solver="newton-cg").fit(X, y, sample_weight=sw)
     _assert_same_fit(fitted, reference, X, Xd)
     traffic = fitted._dask_traffic
     assert 0 < traffic["client_rows"] <= len(X) // 4
-    assert traffic["round_trips"] == traffic["passes"] + 1
+    assert traffic["round_trips"] == traffic["passes"] + 1 + weighted
 
 
 @pytest.mark.parametrize("solver", ["newton-cg", "lbfgs"])

@@ -11,6 +11,7 @@ evaluation futures, and a Hessian-vector product ships the vector to each worker
 back.  The exception is the row subsample of newton-cg's approximate Hessian: a small copy of it is
 held by the client, and each evaluation brings back its rows of the curvature.
 """
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -61,6 +62,7 @@ class _Summary(NamedTuple):
     weight: float
     max: float
     dtype: str
+    unit_weights: bool  # every row's weight is 1
 
 
 def _chunk_summary(block, with_max=False):
@@ -70,8 +72,9 @@ def _chunk_summary(block, with_max=False):
     if with_max and X.shape[0]:
         top = float(X.max())
     nnz = X.nnz if sparse else X.size
-    return _Summary(X.shape[0], X.shape[1], nnz, sparse, float(block.sample_weight.sum(dtype=np.float64)), top,
-                    X.dtype.str)
+    sw = block.sample_weight
+    return _Summary(X.shape[0], X.shape[1], nnz, sparse, float(sw.sum(dtype=np.float64)), top, X.dtype.str,
+                    bool((sw == 1).all()))
 
 
 def _aligned(a):
@@ -115,6 +118,10 @@ def _chunk_check_finite(block):
 
 def _chunk_rows(block, start, step):
     return np.asarray(block.X[start::step], dtype=np.float64)
+
+
+def _chunk_sub_weight(block, start, step):
+    return float(block.sample_weight[start::step].sum(dtype=np.float64))
 
 
 def _chunk_sub_rows(block, start, step):
@@ -235,6 +242,7 @@ class DaskSums:
         self.nnz = sum(s.nnz for s in summaries)
         self.sparse = summaries[0].sparse
         self._weight = float(sum(s.weight for s in summaries))
+        self._unit_weights = all(s.unit_weights for s in summaries)
         self.dtype = np.dtype(summaries[0].dtype)
         self.client_sub, self.client_rows = None, None  # a subsample held by the client, its rows
 
@@ -385,19 +393,22 @@ class DaskSums:
         if max_step is not None:
             step = max(step, min(max_step, _CLIENT_SUB_MIN_STEP))
         starts = self._starts(step)
-        parts = self._in_chunk_order(self._wait(self._map(_chunk_sub_rows, step, per_group=starts)))
-        X = sp.vstack([p[0] for p in parts], format="csr") if self.sparse else np.concatenate([p[0] for p in parts])
-        targets, sw = (np.concatenate([p[j] for p in parts]) for j in (1, 2))
-        del parts
-        self.traffic.bytes += X.data.nbytes if self.sparse else X.nbytes
-        sub_total = float(sw.sum(dtype=np.float64))
+        n = sum(len(range(start, size, step)) for start, size in zip(sum(starts, []), self._group_sizes()))
+        if self._unit_weights:  # the rows' weight is their number: no round trip for it
+            sub_total = float(n)
+        else:
+            sub_total = float(sum(self._in_chunk_order(self._wait(self._map(_chunk_sub_weight, step,
+                                                                           per_group=starts)))))
         if not sub_total > 0:
             return None
-        scale = self._weight / sub_total
-        block = _lo.RowBlock(X, targets, sw * self.dtype.type(scale))
-        self.client_sub = ClientSubsample(block, self.n_threads, scale, self)
+        rows = self._map(_chunk_sub_rows, step, per_group=starts)
+        self.client_sub = ClientSubsample(self, rows, n, self._weight / sub_total)
         self.client_rows = (starts, step)
         return self.client_sub
+
+    def _group_sizes(self):
+        """The chunks' row counts in the order of the groups' chunks."""
+        return [self.chunk_rows[i] for _, chunks, _ in self.groups for i in chunks]
 
     def sub_curvature(self, curvature):
         """The client subsample's rows of a full evaluation's curvature: gathered with it, or for one
@@ -423,11 +434,41 @@ class _Curvature(list):
 
 class ClientSubsample(_lo.LocalSums):
     """The sums over a subsample of a DaskSums' rows, copied to the client (see DaskSums.subsample):
-    LocalSums, whose ``curvature`` takes the rows gathered with a full evaluation."""
+    LocalSums, whose ``curvature`` takes the rows gathered with a full evaluation.
 
-    def __init__(self, block, n_threads, scale, parent):
-        super().__init__(block, n_threads, None, scale)
-        self.parent = parent
+    The copy is gathered by a thread while the fit goes on (the first evaluation runs on the
+    workers meanwhile), and waited for when its rows are first needed."""
+
+    def __init__(self, parent, rows, n, scale):  # (no block yet: not LocalSums.__init__)
+        self.parent, self.n_threads, self.subsamples = parent, parent.n_threads, None
+        self._threads = effective_n_threads(parent.n_threads)
+        self.sparse, self.dtype, self.n, self.d = parent.sparse, parent.dtype, n, parent.d
+        self.rows, self.scale = None, scale
+        self._block, self._error = None, None
+        self._fetching = threading.Thread(target=self._fetch, args=(rows,), daemon=True)
+        self._fetching.start()
+
+    def _fetch(self, rows):
+        try:
+            parts = self.parent._in_chunk_order(self.parent.client.gather(rows))
+            del rows
+            X = (sp.vstack([p[0] for p in parts], format="csr") if self.sparse
+                 else np.concatenate([p[0] for p in parts]))
+            targets, sw = (np.concatenate([p[j] for p in parts]) for j in (1, 2))
+            self._block = _lo.RowBlock(X, targets, sw * self.dtype.type(self.scale))
+        except BaseException as e:  # raised where the rows are needed
+            self._error = e
+
+    @property
+    def block(self):
+        if self._fetching is not None:
+            self._fetching.join()
+            if self._error is not None:
+                raise self._error
+            self._fetching = None
+            self.parent.traffic.round_trips += 1
+            self.parent.traffic.bytes += self._block.X.data.nbytes if self.sparse else self._block.X.nbytes
+        return self._block
 
     def curvature(self, full_curvature):
         sub = self.parent.sub_curvature(full_curvature)
