@@ -25,7 +25,9 @@ from ._threads import effective_n_threads
 # -- the tasks run on the workers ----------------------------------------------------------------------
 
 def _chunk_block(X, y, sw, classes, class_weight, n_classes, dtype):
-    """The chunk's RowBlock, converted as LogisticClassifier.fit converts in-memory data."""
+    """The chunk's RowBlock, converted as LogisticClassifier.fit converts in-memory data (n_classes
+    None: those in classes)."""
+    n_classes = len(classes) if n_classes is None else n_classes
     if sp.issparse(X):
         X = canonical_csr(X.tocsr().astype(dtype, copy=False))
     else:
