@@ -83,6 +83,25 @@ def test_newton_cg_subsample_is_held_by_the_client(client, n_classes, dtype, wei
     assert traffic["round_trips"] == traffic["passes"] + 1 + weighted
 
 
+def test_newton_cg_subsample_fit_does_not_depend_on_placement(client):
+    """The client's subsample and its curvature rows are taken in the chunks' order, and the passes'
+    sums are added by the chunks' tree: the same bits whichever worker holds which chunk."""
+    import dask
+    X, y = _data(2, n=6000, d=4, seed=3)
+    workers = sorted(client.scheduler_info()["workers"])
+    fits = []
+    for owners in ([0], [1], [0, 1], [1, 1, 0]):
+        parts = [client.scatter([X[s:s + 1000], y[s:s + 1000]], workers=[workers[owners[i % len(owners)]]])
+                 for i, s in enumerate(range(0, len(X), 1000))]
+        Xd = da.concatenate([da.from_delayed(dask.delayed(p[0]), (1000, 4), X.dtype) for p in parts])
+        yd = da.concatenate([da.from_delayed(dask.delayed(p[1]), (1000,), y.dtype) for p in parts])
+        fitted = LogisticClassifier(solver="newton-cg").fit(Xd, yd)
+        assert fitted._dask_traffic["client_rows"] > 0
+        fits.append(np.concatenate([fitted.coef_.ravel(), fitted.intercept_]))
+    for other in fits[1:]:
+        np.testing.assert_array_equal(other, fits[0])
+
+
 @pytest.mark.parametrize("solver", ["newton-cg", "lbfgs"])
 def test_solvers(client, solver):
     """newton-cg on tall dense X runs its CG on a row subsample, persisted on the workers."""
