@@ -66,6 +66,42 @@ def test_fit_equals_in_memory(client, n_classes, dtype, sparse):
     _assert_same_fit(fitted, reference, X, Xd)
 
 
+@pytest.mark.parametrize("n_classes, dtype, weighted", [(2, np.float64, False), (3, np.float32, True)])
+def test_newton_cg_subsample_is_held_by_the_client(client, n_classes, dtype, weighted):
+    """Dense X with many rows per parameter: newton-cg's approximate Hessian is that of a row
+    subsample, a small copy of which the client holds, so its CG products are no round trips: the
+    fit waits only for the passes over X, for the copy and, with sample weights, for the copy's
+    total weight."""
+    X, y = _data(n_classes, dtype, n=6000, d=4)
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y)) if weighted else None
+    Xd, yd = _chunked(X, 1000), da.from_array(y, chunks=1000)
+    fitted = LogisticClassifier(solver="newton-cg").fit(Xd, yd, sample_weight=sw)
+    reference = LogisticClassifier(solver="newton-cg").fit(X, y, sample_weight=sw)
+    _assert_same_fit(fitted, reference, X, Xd)
+    traffic = fitted._dask_traffic
+    assert 0 < traffic["client_rows"] <= len(X) // 4
+    assert traffic["round_trips"] == traffic["passes"] + 1 + weighted
+
+
+def test_newton_cg_subsample_fit_does_not_depend_on_placement(client):
+    """The client's subsample and its curvature rows are taken in the chunks' order, and the passes'
+    sums are added by the chunks' tree: the same bits whichever worker holds which chunk."""
+    import dask
+    X, y = _data(2, n=6000, d=4, seed=3)
+    workers = sorted(client.scheduler_info()["workers"])
+    fits = []
+    for owners in ([0], [1], [0, 1], [1, 1, 0]):
+        parts = [client.scatter([X[s:s + 1000], y[s:s + 1000]], workers=[workers[owners[i % len(owners)]]])
+                 for i, s in enumerate(range(0, len(X), 1000))]
+        Xd = da.concatenate([da.from_delayed(dask.delayed(p[0]), (1000, 4), X.dtype) for p in parts])
+        yd = da.concatenate([da.from_delayed(dask.delayed(p[1]), (1000,), y.dtype) for p in parts])
+        fitted = LogisticClassifier(solver="newton-cg").fit(Xd, yd)
+        assert fitted._dask_traffic["client_rows"] > 0
+        fits.append(np.concatenate([fitted.coef_.ravel(), fitted.intercept_]))
+    for other in fits[1:]:
+        np.testing.assert_array_equal(other, fits[0])
+
+
 @pytest.mark.parametrize("solver", ["newton-cg", "lbfgs"])
 def test_solvers(client, solver):
     """newton-cg on tall dense X runs its CG on a row subsample, persisted on the workers."""

@@ -222,8 +222,9 @@ class _NewtonCGDirection:
         n_pairs = min(_QN_PAIRS, (1 << 21) // max(obj.size, 1))
         self.n_pairs = n_pairs if n_pairs >= 2 else 0
         self.pairs, self.steps = [], 0
-        k = 0 if obj.sparse else min(_SUB_MAX_STEP, obj.n // (_SUB_ROWS * max(obj.size, 1)))
-        self.sub = obj.row_subsample(k) if k >= _SUB_MIN_STEP else None
+        most = obj.n // (_SUB_ROWS * max(obj.size, 1))  # the largest step that keeps _SUB_ROWS
+        k = 0 if obj.sparse else min(_SUB_MAX_STEP, most)
+        self.sub = obj.row_subsample(k, most) if k >= _SUB_MIN_STEP else None
         self.approximate = self.sub is not None
         self.last_gap = None
         self.solved = True

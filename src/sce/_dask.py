@@ -65,6 +65,24 @@ def _like_rows(v, X, name):
     return v
 
 
+def _union(*uniques):
+    """The sorted distinct values of the chunks' sorted distinct values (as dask.array.unique)."""
+    return np.unique(np.concatenate(uniques))
+
+
+def _check_classes(est, classes):
+    """The number of classes, after scikit-learn's checks of them."""
+    if classes.dtype.kind not in "biu":
+        check_classification_targets(classes)
+    n_classes = len(classes)
+    if n_classes < 2:
+        raise ValueError("This solver needs samples of at least 2 classes in the data, but the data "
+                         f"contains only one class: {classes[0] if n_classes else None!r}")
+    if est.solver == "liblinear" and n_classes > 2:
+        raise ValueError("The 'liblinear' solver does not support multiclass classification (n_classes >= 3).")
+    return n_classes
+
+
 def _client():
     from distributed import get_client
     try:
@@ -92,21 +110,27 @@ def fit(est, X, y, sample_weight=None):
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     y = _like_rows(y, X, "y")
     sw = _like_rows(sample_weight, X, "sample_weight")
-    import dask.array as da
-    classes = np.asarray(da.unique(y).compute())
-    if classes.dtype.kind not in "biu":
-        check_classification_targets(classes)
-    n_classes = len(classes)
-    if n_classes < 2:
-        raise ValueError("This solver needs samples of at least 2 classes in the data, but the data "
-                         f"contains only one class: {classes[0] if n_classes else None!r}")
-    if est.solver == "liblinear" and n_classes > 2:
-        raise ValueError("The 'liblinear' solver does not support multiclass classification (n_classes >= 3).")
     y_parts = y.to_delayed().ravel()
     sw_parts = [None] * len(y_parts) if sw is None else sw.to_delayed().ravel()
+    X_parts = X.to_delayed().ravel()
+    if len(X_parts) != len(y_parts):
+        raise ValueError("X and y must have the same row chunks")
+    classes = delayed(_union)(*[delayed(np.unique)(yp) for yp in y_parts])
+    with_max = est.solver == "liblinear"
     class_weight = None
-    if est.class_weight is not None:
+    if est.class_weight is None:
+        # The blocks take the classes on the workers: the client waits once, for the classes and
+        # the blocks' summaries together (one round trip fewer than checking the classes first).
+        futures = client.compute([classes] + [delayed(_chunk_block)(xp, yp, sp_, classes, None, None, dtype)
+                                              for xp, yp, sp_ in zip(X_parts, y_parts, sw_parts)])
+        blocks = futures[1:]
+        classes, *summaries = client.gather(futures[:1] + [client.submit(_chunk_summary, b, with_max, pure=False)
+                                                           for b in blocks])
+        n_classes = _check_classes(est, classes)
+    else:
         from sklearn.utils.class_weight import compute_class_weight
+        classes = client.compute(classes).result()
+        n_classes = _check_classes(est, classes)
         counts = np.zeros(n_classes)
         if est.class_weight == "balanced":
             parts = [delayed(_chunk_class_weights)(yp, sp_, classes) for yp, sp_ in zip(y_parts, sw_parts)]
@@ -114,13 +138,9 @@ def fit(est, X, y, sample_weight=None):
         # the counts as the weights of one sample per class: scikit-learn's own arithmetic
         class_weight = compute_class_weight(est.class_weight, classes=classes, y=classes,
                                             sample_weight=counts if est.class_weight == "balanced" else None)
-    X_parts = X.to_delayed().ravel()
-    if len(X_parts) != len(y_parts):
-        raise ValueError("X and y must have the same row chunks")
-    blocks = client.compute([delayed(_chunk_block)(xp, yp, sp_, classes, class_weight, n_classes, dtype)
-                             for xp, yp, sp_ in zip(X_parts, y_parts, sw_parts)])
-    summaries = client.gather([client.submit(_chunk_summary, b, est.solver == "liblinear", pure=False)
-                               for b in blocks])
+        blocks = client.compute([delayed(_chunk_block)(xp, yp, sp_, classes, class_weight, n_classes, dtype)
+                                 for xp, yp, sp_ in zip(X_parts, y_parts, sw_parts)])
+        summaries = client.gather([client.submit(_chunk_summary, b, with_max, pure=False) for b in blocks])
     if len({s.sparse for s in summaries}) > 1:
         raise ValueError("X's chunks must be all dense or all sparse")
     if est.solver == "liblinear" and max(s.max for s in summaries) > 1e30:
@@ -136,7 +156,9 @@ def fit(est, X, y, sample_weight=None):
     if solver != "proximal-newton":
         solver = est._choose_solver(solver, obj)
     fit_with_callbacks(est, obj, solver, x0, X, y, sample_weight)
-    est._dask_traffic = {"tasks": sums.traffic.tasks, "bytes": sums.traffic.bytes, "passes": obj.n_passes}
+    est._dask_traffic = {"tasks": sums.traffic.tasks, "bytes": sums.traffic.bytes, "passes": obj.n_passes,
+                         "round_trips": sums.traffic.round_trips,
+                         "client_rows": 0 if sums.client_sub is None else sums.client_sub.n}
     # The blocks leave the workers when the last future on them is dropped, with this frame.  No
     # client.cancel: cancelling keys the client is releasing at the same moment can trip an assertion
     # in the scheduler that closes the client's connection.

@@ -1,6 +1,6 @@
 """The sums over row chunks persisted on Dask workers, for sce._dask: the tasks that run on the
-workers (a chunk's RowBlock, its evaluations and Hessian products, subsamples) and DaskSums, which
-offers the interface of sce._logistic_objective.LocalSums over them.
+workers (a chunk's RowBlock, its evaluations and Hessian products, its rows of a subsample) and
+DaskSums, which offers the interface of sce._logistic_objective.LocalSums over them.
 
 The chunks are grouped by the worker that holds them, and a pass is one task per group that runs the
 per-block function on each of its chunks; the chunks' sums are added by the binary tree over the
@@ -8,8 +8,10 @@ chunks (fixed by their number, so the result does not depend on where they live 
 worker adds the subtrees it holds whole, the client the few sums left.  A chunk's curvature stays on
 its worker: the "curvature" the solvers hand back for Hessian products is the list of the groups'
 evaluation futures, and a Hessian-vector product ships the vector to each worker and a few vectors
-back.
+back.  The exception is the row subsample of newton-cg's approximate Hessian: a small copy of it is
+held by the client, and each evaluation brings back its rows of the curvature.
 """
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -23,7 +25,9 @@ from ._threads import effective_n_threads
 # -- the tasks run on the workers ----------------------------------------------------------------------
 
 def _chunk_block(X, y, sw, classes, class_weight, n_classes, dtype):
-    """The chunk's RowBlock, converted as LogisticClassifier.fit converts in-memory data."""
+    """The chunk's RowBlock, converted as LogisticClassifier.fit converts in-memory data (n_classes
+    None: those in classes)."""
+    n_classes = len(classes) if n_classes is None else n_classes
     if sp.issparse(X):
         X = canonical_csr(X.tocsr().astype(dtype, copy=False))
     else:
@@ -60,6 +64,7 @@ class _Summary(NamedTuple):
     weight: float
     max: float
     dtype: str
+    unit_weights: bool  # every row's weight is 1
 
 
 def _chunk_summary(block, with_max=False):
@@ -69,8 +74,9 @@ def _chunk_summary(block, with_max=False):
     if with_max and X.shape[0]:
         top = float(X.max())
     nnz = X.nnz if sparse else X.size
-    return _Summary(X.shape[0], X.shape[1], nnz, sparse, float(block.sample_weight.sum(dtype=np.float64)), top,
-                    X.dtype.str)
+    sw = block.sample_weight
+    return _Summary(X.shape[0], X.shape[1], nnz, sparse, float(sw.sum(dtype=np.float64)), top, X.dtype.str,
+                    bool((sw == 1).all()))
 
 
 def _aligned(a):
@@ -120,20 +126,15 @@ def _chunk_sub_weight(block, start, step):
     return float(block.sample_weight[start::step].sum(dtype=np.float64))
 
 
-def _chunk_subsample(block, start, step, scale):
-    """The block of the chunk's rows start, start + step, ...; weights scaled as in LocalSums.subsample."""
+def _chunk_sub_rows(block, start, step):
+    """The chunk's rows start, start + step, ...: copies of their X, targets and sample weights."""
     rows = slice(start, None, step)
-    X = block.X[rows] if sp.issparse(block.X) else np.ascontiguousarray(block.X[rows])
-    return _lo.RowBlock(X, np.ascontiguousarray(block.targets[rows]),
-                        block.sample_weight[rows] * block.X.dtype.type(scale))
+    return tuple(a[rows] if sp.issparse(a) else np.ascontiguousarray(a[rows]) for a in block)
 
 
-def _chunk_sub_curvature(evaluation, start, step, scale):
-    """The subsample's part of a chunk's curvature (as LocalSums.curvature), as an evaluation tuple."""
-    curvature = evaluation[2][start::step]
-    if curvature.ndim == 2:
-        return None, None, np.ascontiguousarray(curvature)
-    return None, None, curvature * curvature.dtype.type(scale)
+def _sub_curvatures(evaluations, starts, step):
+    """Of each of a group's evaluations, the curvature's rows start, start + step, ..."""
+    return [np.ascontiguousarray(e[2][start::step]) for e, start in zip(evaluations, starts)]
 
 
 def _group_call(func, items, extra, *args):
@@ -197,6 +198,11 @@ def _group_sums(results, chunks, n):
     return {node: _node_sum(node, parts, n) for node in _held_nodes(chunks, n)}
 
 
+def _group_sums_and_rows(results, chunks, n, starts, step):
+    """_group_sums of a group's evaluations, and the subsample's rows of their curvatures."""
+    return _group_sums(results, chunks, n), _sub_curvatures(results, starts, step)
+
+
 def _group_call_sums(func, items, extra, chunks, n, *args):
     return _group_sums(_group_call(func, items, extra, *args), chunks, n)
 
@@ -212,11 +218,12 @@ def _as_list(*items):
 # -- the sums over the chunks, as sce._logistic_objective.LocalSums ---------------------------------
 
 class Traffic:
-    """What a fit sent through the cluster: tasks submitted, and bytes of parameters and partial sums
-    moved (an upper bound: every vector counted as if it crossed between processes)."""
+    """What a fit sent through the cluster: tasks submitted, bytes of parameters and partial sums
+    moved (an upper bound: every vector counted as if it crossed between processes), and round
+    trips (the client waiting for results)."""
 
     def __init__(self):
-        self.tasks, self.bytes = 0, 0
+        self.tasks, self.bytes, self.round_trips = 0, 0, 0
 
 
 class DaskSums:
@@ -225,11 +232,11 @@ class DaskSums:
     its address, its chunks' indices and the future of the list of their blocks) that runs the
     per-block function on each of its chunks and adds what it can of the binary tree over the chunks
     (see the module docstring).  One task per worker rather than per chunk: the scheduler's cost per
-    task and the hops of a tree of addition tasks made most of a pass's latency.  A subsample (see
-    ``subsample``) also knows, per chunk, its first row and step in the parent chunk and the weight
-    scale."""
+    task and the hops of a tree of addition tasks made most of a pass's latency.  Once a subsample
+    was copied to the client (see ``subsample``), ``client_rows`` holds per group, per chunk, the
+    first of its rows and the step, and every evaluation gathers those rows of its curvature."""
 
-    def __init__(self, client, groups, summaries, n_threads, traffic, rows=None, scale=1.0):
+    def __init__(self, client, groups, summaries, n_threads, traffic):
         self.client, self.groups, self.n_threads, self.traffic = client, groups, n_threads, traffic
         self.chunk_rows = [s.n for s in summaries]
         self.offsets = np.concatenate([[0], np.cumsum(self.chunk_rows)])
@@ -237,8 +244,9 @@ class DaskSums:
         self.nnz = sum(s.nnz for s in summaries)
         self.sparse = summaries[0].sparse
         self._weight = float(sum(s.weight for s in summaries))
+        self._unit_weights = all(s.unit_weights for s in summaries)
         self.dtype = np.dtype(summaries[0].dtype)
-        self.rows, self.scale = rows, scale
+        self.client_sub, self.client_rows = None, None  # a subsample held by the client, its rows
 
     @classmethod
     def over_blocks(cls, client, blocks, summaries, n_threads):
@@ -271,18 +279,33 @@ class DaskSums:
     def _gather(self, futures):
         """The groups' results, one per chunk in the chunks' order (small ones: rows, weights)."""
         self.traffic.tasks += len(futures)
-        parts = self.client.gather([self.client.submit(_group_items, f, pure=False) for f in futures])
+        return self._in_chunk_order(self._wait([self.client.submit(_group_items, f, pure=False) for f in futures]))
+
+    def _wait(self, futures):
+        """The futures' results: one round trip."""
+        self.traffic.round_trips += 1
+        return self.client.gather(futures)
+
+    def _in_chunk_order(self, per_group):
+        """Per-group lists of per-chunk results as one list in the chunks' order."""
         out = [None] * len(self.chunk_rows)
-        for (_, chunks, _), results in zip(self.groups, parts):
+        for (_, chunks, _), results in zip(self.groups, per_group):
             for i, r in zip(chunks, results):
                 out[i] = r
         return out
 
     def _reduce(self, futures, nbytes):
-        """The sum of the evaluations' (loss, gradient sums) in the groups' futures (see _total)."""
+        """The sum of the evaluations' (loss, gradient sums) in the groups' futures (see _total), and
+        when the client holds a subsample, its rows of the evaluations' curvatures (see subsample)."""
         n = len(self.chunk_rows)
-        partial = [self.client.submit(_group_sums, f, chunks, n, pure=False, **_placement(w))
-                   for f, (w, chunks, _) in zip(futures, self.groups)]
+        partial = []
+        for g, (f, (w, chunks, _)) in enumerate(zip(futures, self.groups)):
+            if self.client_rows is None:
+                partial.append(self.client.submit(_group_sums, f, chunks, n, pure=False, **_placement(w)))
+            else:
+                starts, step = self.client_rows
+                partial.append(self.client.submit(_group_sums_and_rows, f, chunks, n, starts[g], step, pure=False,
+                                                  **_placement(w)))
         return self._total(partial, nbytes)
 
     def _sum(self, nbytes, func, *args, per_group=None, sent=0):
@@ -300,22 +323,35 @@ class DaskSums:
     def _total(self, partial, nbytes):
         """The total of the groups' partial sums: each worker added the subtrees of the binary tree
         over the chunks that it holds whole, the client adds the rest.  Arrays gathered may start off
-        their element size (see _aligned)."""
+        their element size (see _aligned).  With the subsample's curvature rows (see _reduce):
+        (total, those rows in the chunks' order)."""
         n = len(self.chunk_rows)
         self.traffic.tasks += len(partial)
-        nodes = {}
-        for group in self.client.gather(partial):
+        nodes, rows = {}, []
+        for group in self._wait(partial):
+            if isinstance(group, tuple):
+                group, sub = group
+                rows.append(sub)
             nodes.update(group)
         self.traffic.bytes += nbytes * len(nodes)
         total = _node_sum((_tree_levels(n), 0), nodes, n)
         if isinstance(total, tuple):
-            return total[0], _aligned(total[1])
-        return _aligned(total)
+            total = total[0], _aligned(total[1])
+        else:
+            total = _aligned(total)
+        if not rows:
+            return total
+        rows = self._in_chunk_order(rows)
+        self.traffic.bytes += sum(r.nbytes for r in rows)
+        return total, np.concatenate(rows)
 
     def evaluate(self, W, b):
         futures = self._map(_chunk_evaluate, W, b, self.n_threads, sent=W.nbytes + b.nbytes)
-        loss, grad = self._reduce(futures, 8 * (W.size + b.size + 1))
-        return loss, grad, futures
+        total = self._reduce(futures, 8 * (W.size + b.size + 1))
+        if self.client_rows is None:
+            return total + (futures,)
+        (loss, grad), sub = total
+        return loss, grad, _Curvature(futures, sub)
 
     def hessp(self, curvature, V, vb):
         return self._sum(8 * (V.size + vb.size), _chunk_hessp, V, vb, self.n_threads, per_group=curvature,
@@ -331,36 +367,120 @@ class DaskSums:
                          sent=0 if columns is None else columns.nbytes)
 
     def check_finite(self):
-        self.client.gather(self._map(_chunk_check_finite))
+        self._wait(self._map(_chunk_check_finite))
 
     def _starts(self, step):
         """Per group, per chunk, the first of its rows whose global index is a multiple of step."""
         return self._per_group([int(-o % step) for o in self.offsets[:-1]])
 
     def sample_rows(self, count):
+        if self.client_sub is not None:  # about count of the rows the client holds: no round trip
+            X = self.client_sub.block.X
+            return np.asarray(X[:: max(1, len(X) // count)], dtype=np.float64)
         step = max(1, self.n // count)
         return np.vstack(self._gather(self._map(_chunk_rows, step, per_group=self._starts(step))))
 
     def weight_total(self):
         return self._weight
 
-    def subsample(self, step):
-        """The sums over the rows whose index is a multiple of step (as LocalSums.subsample), their
-        blocks copied and persisted on the chunks' workers."""
+    def subsample(self, step, max_step=None):
+        """The sums over the rows whose index is a multiple of step' (as LocalSums.subsample), copied
+        to the client: a ClientSubsample.  step' is step, raised towards _CLIENT_SUB_MIN_STEP as far
+        as max_step allows, so that the copy is a small part of X (the client must stay small).
+
+        Why on the client: the Hessian products of a CG solve on the subsample are then local
+        (about a millisecond each on the copy) instead of round trips to the workers (about 25 ms
+        each, latency); the subsample's part of the curvature comes with each full evaluation's
+        sums (see _reduce), one vector of its rows."""
+        if max_step is not None:
+            step = max(step, min(max_step, _CLIENT_SUB_MIN_STEP))
         starts = self._starts(step)
-        sub_total = sum(self._gather(self._map(_chunk_sub_weight, step, per_group=starts)))
+        n = sum(len(range(start, size, step)) for start, size in zip(sum(starts, []), self._group_sizes()))
+        if self._unit_weights:  # the rows' weight is their number: no round trip for it
+            sub_total = float(n)
+        else:
+            sub_total = float(sum(self._in_chunk_order(self._wait(self._map(_chunk_sub_weight, step,
+                                                                           per_group=starts)))))
         if not sub_total > 0:
             return None
-        scale = self._weight / sub_total
-        blocks = self._map(_chunk_subsample, step, scale, per_group=starts)
-        groups = [(w, chunks, b) for (w, chunks, _), b in zip(self.groups, blocks)]
-        summaries = self._gather(self._map(_chunk_summary, items=blocks))
-        return DaskSums(self.client, groups, summaries, self.n_threads, self.traffic, (starts, step), scale)
+        rows = self._map(_chunk_sub_rows, step, per_group=starts)
+        self.client_sub = ClientSubsample(self, rows, n, self._weight / sub_total)
+        self.client_rows = (starts, step)
+        return self.client_sub
+
+    def _group_sizes(self):
+        """The chunks' row counts in the order of the groups' chunks."""
+        return [self.chunk_rows[i] for _, chunks, _ in self.groups for i in chunks]
+
+    def sub_curvature(self, curvature):
+        """The client subsample's rows of a full evaluation's curvature: gathered with it, or for one
+        evaluated before the subsample was made, now."""
+        sub = getattr(curvature, "sub", None)
+        if sub is None:
+            starts, step = self.client_rows
+            futures = [self.client.submit(_sub_curvatures, f, starts[g], step, pure=False, **_placement(w))
+                       for g, (f, (w, _, _)) in enumerate(zip(curvature, self.groups))]
+            self.traffic.tasks += len(futures)
+            sub = np.concatenate(self._in_chunk_order(self._wait(futures)))
+        return sub
+
+
+class _Curvature(list):
+    """A full evaluation's curvature on Dask: per group, the future of its chunks' evaluations (left
+    on the workers), and ``sub``, the rows of it that the client's subsample holds (gathered)."""
+
+    def __init__(self, futures, sub):
+        super().__init__(futures)
+        self.sub = sub
+
+
+class ClientSubsample(_lo.LocalSums):
+    """The sums over a subsample of a DaskSums' rows, copied to the client (see DaskSums.subsample):
+    LocalSums, whose ``curvature`` takes the rows gathered with a full evaluation.
+
+    The copy is gathered by a thread while the fit goes on (the first evaluation runs on the
+    workers meanwhile), and waited for when its rows are first needed."""
+
+    def __init__(self, parent, rows, n, scale):  # (no block yet: not LocalSums.__init__)
+        self.parent, self.n_threads, self.subsamples = parent, parent.n_threads, None
+        self._threads = effective_n_threads(parent.n_threads)
+        self.sparse, self.dtype, self.n, self.d = parent.sparse, parent.dtype, n, parent.d
+        self.rows, self.scale = None, scale
+        self._block, self._error = None, None
+        self._fetching = threading.Thread(target=self._fetch, args=(rows,), daemon=True)
+        self._fetching.start()
+
+    def _fetch(self, rows):
+        try:
+            parts = self.parent._in_chunk_order(self.parent.client.gather(rows))
+            del rows
+            X = (sp.vstack([p[0] for p in parts], format="csr") if self.sparse
+                 else np.concatenate([p[0] for p in parts]))
+            targets, sw = (np.concatenate([p[j] for p in parts]) for j in (1, 2))
+            self._block = _lo.RowBlock(X, targets, sw * self.dtype.type(self.scale))
+        except BaseException as e:  # raised where the rows are needed
+            self._error = e
+
+    @property
+    def block(self):
+        if self._fetching is not None:
+            self._fetching.join()
+            if self._error is not None:
+                raise self._error
+            self._fetching = None
+            self.parent.traffic.round_trips += 1
+            self.parent.traffic.bytes += self._block.X.data.nbytes if self.sparse else self._block.X.nbytes
+        return self._block
 
     def curvature(self, full_curvature):
-        """A subsample's part of its parent's curvature, left on the workers."""
-        starts, step = self.rows
-        return self._map(_chunk_sub_curvature, step, self.scale, items=full_curvature, per_group=starts)
+        sub = self.parent.sub_curvature(full_curvature)
+        if sub.ndim == 2:  # probabilities; the scaled weights are in the block
+            return sub
+        return sub * sub.dtype.type(self.scale)  # s_i sigma_i (1 - sigma_i) with the scaled weight
+
+
+# A subsample copied to the client takes at most one row in this many of X.
+_CLIENT_SUB_MIN_STEP = 64
 
 
 def _placement(worker):

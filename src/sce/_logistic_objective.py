@@ -225,9 +225,10 @@ class LocalSums:
     def weight_total(self):
         return float(self.block.sample_weight.sum(dtype=np.float64))
 
-    def subsample(self, step):
+    def subsample(self, step, max_step=None):
         """The sums over every step-th row (a copy of them), their sample weights scaled by
-        sum(s) / sum(s_sub); None when those rows carry no weight."""
+        sum(s) / sum(s_sub); None when those rows carry no weight.  (max_step, the largest step the
+        caller accepts, lets sums held elsewhere take fewer rows; here the rows are at hand.)"""
         rows = slice(None, None, step)
         sw = self.block.sample_weight[rows]
         sub_total = float(sw.sum(dtype=np.float64))
@@ -455,10 +456,10 @@ class LogisticObjective:
         n_grams = self.K * (self.K + 1) // 2 if self.multinomial else 1
         return n_grams * (self.d + (1 if self.fit_intercept else 0)) <= 32
 
-    def row_subsample(self, step):
-        """RowSubsample over every step-th row, or None when those rows carry no weight (or the
-        sums offer no subsample)."""
-        sub = self.sums.subsample(step)
+    def row_subsample(self, step, max_step=None):
+        """RowSubsample over every step-th row (or every step'-th, step <= step' <= max_step, when
+        the sums choose: see LocalSums.subsample), or None when those rows carry no weight."""
+        sub = self.sums.subsample(step, max_step)
         return None if sub is None else RowSubsample(self, sub)
 
 
