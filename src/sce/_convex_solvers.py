@@ -24,6 +24,7 @@ import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
 from ._conjugate_gradients import QuasiNewtonPreconditioner, cg
+from ._core import check_signals
 from ._threads import serial_blas_for
 
 _ARMIJO = 1e-4
@@ -69,6 +70,7 @@ class _Monitor:
         self.log(0, f0, g0)
 
     def log(self, it, f, g, extra="", x=None):
+        check_signals()
         if self.on_iteration is not None and x is not None:
             self.on_iteration(x)
         if self.verbose:
@@ -391,6 +393,7 @@ def lbfgs(obj, x0, tol, max_iter, verbose=0, on_iteration=None):
     obj_grad = [g0]
 
     def fun(x):
+        check_signals()
         f, g = obj.loss_grad(x)
         obj_grad[0] = g
         return f, g

@@ -16,6 +16,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 
 from . import _core
+from ._core import check_signals
 
 
 class Adam:
@@ -103,6 +104,7 @@ def stochastic_epoch(obj, params, grad, optimizer, X, target, sw, batch_size, or
             else:
                 Xb, tb = X[idx], target[idx]
             swb = None if sw is None else np.take(sw, idx, out=swbuf[: stop - start], mode="clip")
+        check_signals()
         loss, sw_sum = obj.batch_loss_grad(params, Xb, tb, swb, grad)
         if sw_sum > 0:  # a batch of zero-weight rows moves nothing
             sq = optimizer.step(params, grad, obj.n_penalized, obj.alpha / sw_sum)
@@ -283,6 +285,7 @@ def full_batch_lbfgs(obj, params, X, target, sw, gtol, max_iter, max_fun, verbos
     grad = np.empty_like(params)
 
     def fun(x):
+        check_signals()
         f, g = obj.loss_grad(x, X, target, sw, grad)
         return f, g.astype(np.float64)
 
