@@ -445,7 +445,7 @@ class ClientSubsample(_lo.LocalSums):
         self.parent, self.n_threads, self.subsamples = parent, parent.n_threads, None
         self._threads = effective_n_threads(parent.n_threads)
         self.sparse, self.dtype, self.n, self.d = parent.sparse, parent.dtype, n, parent.d
-        self.rows, self.scale = None, scale
+        self.rows, self.scale = slice(None), scale  # its rows are all of the gathered ones
         self._block, self._error = None, None
         self._fetching = threading.Thread(target=self._fetch, args=(rows,), daemon=True)
         self._fetching.start()
@@ -473,10 +473,7 @@ class ClientSubsample(_lo.LocalSums):
         return self._block
 
     def curvature(self, full_curvature):
-        sub = self.parent.sub_curvature(full_curvature)
-        if sub.ndim == 2:  # probabilities; the scaled weights are in the block
-            return sub
-        return sub * sub.dtype.type(self.scale)  # s_i sigma_i (1 - sigma_i) with the scaled weight
+        return super().curvature(self.parent.sub_curvature(full_curvature))
 
 
 # A subsample copied to the client takes at most one row in this many of X.
