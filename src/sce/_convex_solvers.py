@@ -39,8 +39,8 @@ class SolverResult:
     def __init__(self, x, f, n_iter, converged, grad_norm, stop_reason=None):
         self.x, self.f, self.n_iter, self.converged, self.grad_norm = x, f, n_iter, converged, grad_norm
         self.stop_reason = stop_reason
-        # v -> H^-1 v with the last Hessian the solver factored (newton-cholesky), else None
-        self.hessian_solve = None
+        # the last Hessian the solver used (newton-cholesky, when it was definite), else None
+        self.hessian = None
 
 
 def _check_finite_start(f, g):
@@ -121,12 +121,17 @@ _EXPAND_MARGIN = 1.1
 _MAX_EXPANSION = 64.0
 
 
+def gap_tolerance(tol):
+    """The Newton solvers' bound on the relative objective gap estimate (see the module's doc)."""
+    return max(tol * tol, 16 * _EPS)
+
+
 def _newton(obj, x0, tol, max_iter, verbose, direction, name, on_iteration=None):
     x = np.array(x0, dtype=np.float64)
     f, g, curvature = obj.evaluate(x)
     _check_finite_start(f, g)
     mon = _Monitor(obj, x, f, g, verbose, name, on_iteration)
-    gap_tol = max(tol * tol, 16 * _EPS)
+    gap_tol = gap_tolerance(tol)
     it, stop_reason = 0, None
     rounding = _F_ROUNDING * np.finfo(obj.dtype).eps  # f's rounding per unit of |f|
     converged = not g.size or not np.any(g)
@@ -332,21 +337,41 @@ _JACOBI_MIN_SPREAD = 1e4
 # this many parameters.  Between those calls the OpenMP workers of the passes over X are still
 # spinning, and waking BLAS workers next to them costs more than a small factorization gains from
 # threads (w8a, 301 parameters, ran about 4 times slower with two BLAS threads on 2 cores).
-_SERIAL_BLAS_MAX_PARAMS = 2000
+SERIAL_BLAS_MAX_PARAMS = 2000
 
 
-def newton_cholesky(obj, x0, tol, max_iter, verbose=0, on_iteration=None):
-    """Exact Newton steps from the full Hessian (small number of parameters)."""
-    with serial_blas_for(obj.size, up_to=_SERIAL_BLAS_MAX_PARAMS):
-        return _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration)
+def newton_cholesky(obj, x0, tol, max_iter, verbose=0, on_iteration=None, start_hessian=None):
+    """Exact Newton steps from the full Hessian (small number of parameters).  start_hessian, when
+    given, is (H, its upper Cholesky factor), H close to the Hessian near x0 (a path's predicted
+    start has one), used like the last Hessian formed (see _newton_cholesky)."""
+    with serial_blas_for(obj.size, up_to=SERIAL_BLAS_MAX_PARAMS):
+        return _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration, start_hessian)
 
 
-def _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration):
-    factor = []  # the Cholesky factor of the last Hessian, when it was definite
+# The Newton decrement estimate from the last Hessian formed (at the point before the last step)
+# stops newton-cholesky, without forming the Hessian at the new point, when it is at most this
+# fraction of the gap tolerance: near the optimum, where the Hessian changes little between
+# steps, that estimate is accurate to a few per cent, and the margin covers a Hessian that
+# shrank since (margins growing on nearly separable data).
+_STALE_GAP_MARGIN = 0.1
+
+
+def _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration, start_hessian):
+    """Each step solves with the Hessian at the current point, unless the last factored Hessian
+    already shows the point converged: that step (a chord step) is then the last, and it saves
+    forming the Hessian, the cost of a step, at the end of every fit (one Gram matrix of X; a
+    path point started near its optimum forms none)."""
+    # (the last Hessian formed, its Cholesky factor) when it was definite, else the start's
+    last = [start_hessian]
+    gap_tol = _STALE_GAP_MARGIN * gap_tolerance(tol)
 
     def direction(f, g, curvature, mon):
+        if last[0] is not None:
+            p, info = scipy.linalg.lapack.dpotrs(last[0][1], g, lower=0)
+            if info == 0 and 0.5 * float(g @ p) <= gap_tol * abs(f):
+                return -p
         H = obj.hess(curvature)
-        factor.clear()
+        last[0] = None
         if not np.isfinite(H).all():  # overflow: _newton reports it
             return np.full_like(g, np.nan)
         # LAPACK directly: scipy.linalg's checked wrappers cost more than the solve on small systems
@@ -354,7 +379,7 @@ def _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration):
         if info == 0:
             p, info = scipy.linalg.lapack.dpotrs(c, g, lower=0)
             if info == 0:
-                factor.append(c)
+                last[0] = H, c
                 return -p
         # Not positive definite (singular without penalty, or so badly scaled that it looks so):
         # least squares on D H D with D = diag(H)^-1/2, so that blocks of very different scales
@@ -371,9 +396,7 @@ def _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration):
                 return -p * D
         return -scipy.linalg.lstsq(Hs, gs, check_finite=False)[0] * D
     res = _newton(obj, x0, tol, max_iter, verbose, direction, "newton-cholesky", on_iteration)
-    if factor:
-        c = factor[0]
-        res.hessian_solve = lambda v: scipy.linalg.lapack.dpotrs(c, v, lower=0)[0]
+    res.hessian = last[0][0] if last[0] is not None else None
     return res
 
 
@@ -415,15 +438,20 @@ def lbfgs(obj, x0, tol, max_iter, verbose=0, on_iteration=None):
 SOLVERS = {"newton-cg": newton_cg, "newton-cholesky": newton_cholesky, "lbfgs": lbfgs}
 
 
-def solve(name, obj, x0, tol, max_iter, verbose=0, max_iter_message=None, on_iteration=None):
+def solve(name, obj, x0, tol, max_iter, verbose=0, max_iter_message=None, on_iteration=None,
+          start_hessian=None):
     """Run the solver ``name``; a ConvergenceWarning when it did not converge, saying why, or for
     reaching max_iter the text max_iter_message(result) when given (scikit-learn's wording for the
-    solver name the user chose).  on_iteration(x), when given, is called after each iteration."""
+    solver name the user chose).  on_iteration(x), when given, is called after each iteration.
+    start_hessian: see newton_cholesky (the other solvers have no use for it)."""
     if name == "proximal-newton":  # the L1 / elastic-net solver builds on this module
         from ._proximal_newton import proximal_newton as run
     else:
         run = SOLVERS[name]
-    res = run(obj, x0, tol, max_iter, verbose, on_iteration)
+    if start_hessian is not None and run is newton_cholesky:
+        res = run(obj, x0, tol, max_iter, verbose, on_iteration, start_hessian)
+    else:
+        res = run(obj, x0, tol, max_iter, verbose, on_iteration)
     if res.stop_reason is not None:
         warnings.warn(
             f"{name} stopped after {res.n_iter} iteration(s) without converging: "

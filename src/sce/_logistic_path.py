@@ -4,8 +4,8 @@ A fold's training set is X itself with the held-out rows' sample weights set to 
 sce._logistic_objective is a weighted sum over rows, so that is exactly the objective on the
 training rows, and no fold copies X (the folds share it, and the row subsample Newton-CG copies).
 Along a path the penalty decreases (C increases) and each fit starts from the previous solution,
-moved along the path's tangent where the solver left its Hessian's factor (predicted_start), so
-after the first point a few Newton steps suffice.  Paths run in threads: the kernels release the
+or from the minimum of the next objective's quadratic model there when the solver left its Hessian
+(predicted_start), so after the first point a few Newton steps suffice.  Paths run in threads: the kernels release the
 GIL, and the fits running at once share the cores (sce._threads).  The held-out rows are copied to
 score them, one fold at a time, so that at most one such copy exists.
 """
@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
+import scipy.linalg
 
 from ._convex_solvers import solve
 from ._logistic_objective import LogisticObjective, SharedSubsamples
@@ -47,53 +48,71 @@ def objective(problem, C, l1_ratio, sample_weight=None, sums_at_zero=None):
                              sums_at_zero=sums_at_zero)
 
 
-def fit_point(problem, obj, x0, choose_solver, on_iteration=None):
-    """Minimize obj from x0 with the solver the problem names (proximal Newton with an L1 term)."""
+def fit_point(problem, obj, x0, choose_solver, on_iteration=None, start_hessian=None):
+    """Minimize obj from x0 with the solver the problem names (proximal Newton with an L1 term);
+    start_hessian: see predicted_start.  The caller counts the fit among the running ones
+    (sce._threads.running_fit)."""
     if obj.l1_weights is not None:
         name = "proximal-newton"
     else:
         name = choose_solver(smooth_solver(problem.solver), obj)
-    with running_fit():
-        return solve(name, obj, x0, problem.tol, problem.max_iter, problem.verbose,
-                     max_iter_message(problem.solver, problem.max_iter), on_iteration)
+    return solve(name, obj, x0, problem.tol, problem.max_iter, problem.verbose,
+                 max_iter_message(problem.solver, problem.max_iter), on_iteration, start_hessian)
 
 
 def fit_path(problem, train_weights, Cs, l1_ratio, choose_solver, stop, on_point=None):
     """The solutions (len(Cs), size) and iteration counts at every C (in the order given), fitted
-    from the strongest penalty to the weakest, each from the previous solution (moved along the
-    tangent of the path when the solver factored its Hessian, see predicted_start).  Stops early (None)
-    when ``stop`` is set."""
+    from the strongest penalty to the weakest, each from the previous solution (or near it, see
+    predicted_start).  Stops early (None) when ``stop`` is set."""
     order = np.argsort(Cs, kind="stable")
-    start, solutions, n_iter = None, [None] * len(Cs), np.zeros(len(Cs), dtype=np.int32)
-    at_zero = None
-    for k, i in enumerate(order):
-        if stop.is_set():
-            return None
-        obj = objective(problem, Cs[i], l1_ratio, train_weights, at_zero)
-        if at_zero is None:  # the first fit starts at 0 and evaluates there; the next ones reuse it
-            obj.sums_at_zero = at_zero = obj.block_sums_at_zero()
-        res = fit_point(problem, obj, np.zeros(obj.size) if start is None else start, choose_solver)
-        x = res.x
-        solutions[i], n_iter[i] = x, res.n_iter
-        if on_point is not None:
-            on_point(i, obj, x)
-        C_next = Cs[order[k + 1]] if k + 1 < len(order) else Cs[i]
-        start = predicted_start(obj, res, Cs[i], C_next) if C_next > Cs[i] else x
+    solutions, n_iter = [None] * len(Cs), np.zeros(len(Cs), dtype=np.int32)
+    at_zero, last = None, None  # last: (objective, result) of the previous point
+    with running_fit():  # the whole path: its passes share the cores with the other paths'
+        for i in order:
+            if stop.is_set():
+                return None
+            obj = objective(problem, Cs[i], l1_ratio, train_weights, at_zero)
+            if at_zero is None:  # the first fit starts at 0 and evaluates there; the next ones reuse it
+                obj.sums_at_zero = at_zero = obj.block_sums_at_zero()
+            start, model = (np.zeros(obj.size), None) if last is None else predicted_start(*last, obj)
+            res = fit_point(problem, obj, start, choose_solver, start_hessian=model)
+            solutions[i], n_iter[i] = res.x, res.n_iter
+            if on_point is not None:
+                on_point(i, obj, res.x)
+            last = obj, res
     return np.array(solutions), n_iter
 
 
-def predicted_start(obj, res, C, C_next):
-    """The start of the next path point: the solution x at C moved along the path's tangent,
-    x + log(C_next / C) dx/dlog C, when the solver left its Hessian's factor (else x itself).
-    At the optimum C grad L(x) = -grad P(x) (P the L2 penalty), so differentiating
-    C grad L(x(C)) + grad P(x(C)) = 0 in log C gives H dx/dlog C = grad P(x).  Across the usual
-    grids (a factor of ~8 in C) this start saved about a quarter of the Newton steps (w8a)."""
+def predicted_start(obj, res, next_obj):
+    """The start of the fit of next_obj (the path's next penalty, same rows) after res, the fit of
+    obj: the minimum of next_obj's quadratic model at x = res.x, with the Hessian the solver left
+    (newton-cholesky; else x itself).  With f = s L + x'Px / 2 (s the loss scale, P the L2
+    penalty's diagonal) and H = s A + P, A the loss's Hessian, x's optimality s grad L(x) = -P x
+    makes that minimum
+
+        z = (s'/s) (s' A + P')^-1 H x,   s' A + P' = (s'/s) H + P' - (s'/s) P.
+
+    Exact for a quadratic loss, and it follows the path where the path bends: at small C, where x
+    grows like C, the tangent x + log(C'/C) dx/dlog C (its first-order part) fell short by about
+    the factor C'/C, and the next fit took a Newton step more.  Returns z and the Cholesky factor
+    of s' A + P', the Hessian of that model, with which newton-cholesky tells whether z is
+    converged already; (x, None) when the solver left no Hessian."""
     x = res.x
-    if res.hessian_solve is None or obj.l1_weights is not None or not np.isfinite(C_next):
-        return x
-    penalty_grad = np.concatenate([obj.l2_strength * x[: obj.n_coef], obj.intercept_l2 * x[obj.n_coef:]])
-    dx = res.hessian_solve(penalty_grad)
-    return x + np.log(C_next / C) * dx if np.isfinite(dx).all() else x
+    H = res.hessian
+    if H is None or obj.l1_weights is not None or next_obj.l1_weights is not None:
+        return x, None
+    ratio = next_obj.loss_scale / obj.loss_scale
+    penalty = np.full(obj.size, obj.l2_strength)
+    penalty[obj.n_coef:] = obj.intercept_l2
+    next_penalty = np.full(obj.size, next_obj.l2_strength)
+    next_penalty[obj.n_coef:] = next_obj.intercept_l2
+    H_next = ratio * H
+    H_next.reshape(-1)[:: obj.size + 1] += next_penalty - ratio * penalty
+    c, info = scipy.linalg.lapack.dpotrf(H_next, lower=0, clean=0)
+    if info != 0:
+        return x, None
+    z, info = scipy.linalg.lapack.dpotrs(c, ratio * (H @ x), lower=0)
+    return (z, (H_next, c)) if info == 0 and np.isfinite(z).all() else (x, None)
 
 
 def run_paths(tasks, n_workers):

@@ -81,14 +81,12 @@ def serial_blas_for(n_params, up_to=None):
     """serial_blas() around a solver of n_params parameters that wants it (up to ``up_to``
     parameters when given), or no limit where BLAS would run on one thread anyway
     (_SERIAL_ANYWAY_MAX_PARAMS)."""
-    if n_params <= _SERIAL_ANYWAY_MAX_PARAMS or (up_to is not None and n_params > up_to):
-        return contextlib.nullcontext()
-    return serial_blas()
+    return serial_blas(n_params > _SERIAL_ANYWAY_MAX_PARAMS and (up_to is None or n_params <= up_to))
 
 
 @contextlib.contextmanager
-def serial_blas():
-    """BLAS (numpy's and scipy's) on one thread while the block runs.
+def serial_blas(active=True):
+    """BLAS (numpy's and scipy's) on one thread while the block runs (no limit when not active).
 
     threadpoolctl's limits are process-wide, and each restores on exit what it found on entry, so
     limits entered and left by several Python threads at once do not nest: the last to leave could
@@ -97,6 +95,9 @@ def serial_blas():
     While any block runs, BLAS calls of other threads of the process also use one thread.
     """
     global _blas_users, _blas_limiter, _blas_controller
+    if not active:
+        yield
+        return
     with _blas_lock:
         if _blas_users == 0:
             if _blas_controller is None:  # inspecting the loaded libraries takes a while: once

@@ -1,0 +1,69 @@
+"""Newton-Cholesky reusing a Hessian it has: the stop from the last factored Hessian, and the
+start of a regularization path's next point from the quadratic model of the last one."""
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+from sce._convex_solvers import solve
+from sce._logistic_objective import LogisticObjective
+from sce._logistic_path import predicted_start
+
+
+def _objective(C, n_redundant=0):
+    X, y = make_classification(3000, 40, n_informative=10, n_redundant=n_redundant, random_state=3)
+    return LogisticObjective(X, y.astype(np.float64), np.ones(len(y)), C, True, 2, None)
+
+
+def _counting_hess(obj):
+    calls = []
+    hess = obj.hess
+
+    def counted(curvature):
+        calls.append(1)
+        return hess(curvature)
+    obj.hess = counted
+    return calls
+
+
+def _optimum(obj):
+    return solve("newton-cholesky", obj, np.zeros(obj.size), 1e-10, 100).f
+
+
+@pytest.mark.parametrize("C", [0.01, 1.0, 100.0])
+@pytest.mark.parametrize("n_redundant", [0, 4])  # 4: collinear columns
+def test_stop_from_the_last_hessian_keeps_the_gap(C, n_redundant):
+    obj = _objective(C, n_redundant)
+    f_star = _optimum(_objective(C, n_redundant))
+    grams = _counting_hess(obj)
+    res = solve("newton-cholesky", obj, np.zeros(obj.size), 1e-4, 100)
+    assert res.converged
+    # as close as tol = 1e-4 promises (a relative gap of about tol**2), with room
+    assert (res.f - f_star) / abs(f_star) <= 1e-10
+    if C == 0.01:
+        # here the decrement fell fast enough that the last step was taken without forming the
+        # Hessian at its start point (at the other C, the last Hessian's estimate was above
+        # _STALE_GAP_MARGIN tol**2 and the Hessian was formed)
+        assert len(grams) == res.n_iter - 1
+
+
+@pytest.mark.parametrize("C, C_next", [(1e-3, 8e-3), (0.5, 4.0), (30.0, 240.0)])
+def test_predicted_start_is_near_the_next_optimum(C, C_next):
+    obj, next_obj = _objective(C), _objective(C_next)
+    res = solve("newton-cholesky", obj, np.zeros(obj.size), 1e-4, 100)
+    f_star = _optimum(_objective(C_next))
+    z, model = predicted_start(obj, res, next_obj)
+    gap_of_x = next_obj.loss_grad(res.x)[0] - f_star
+    gap_of_z = next_obj.loss_grad(z)[0] - f_star
+    assert gap_of_z <= 0.1 * gap_of_x, (gap_of_z, gap_of_x)
+    # the model's Hessian lets the next fit start without forming one when z is close enough
+    grams = _counting_hess(next_obj)
+    fit = solve("newton-cholesky", next_obj, z, 1e-4, 100, start_hessian=model)
+    assert fit.converged and (fit.f - f_star) / abs(f_star) <= 1e-10
+    assert len(grams) <= fit.n_iter - 1
+
+
+def test_no_model_without_a_hessian():
+    obj, next_obj = _objective(1.0), _objective(8.0)
+    res = solve("newton-cg", obj, np.zeros(obj.size), 1e-4, 100)
+    z, model = predicted_start(obj, res, next_obj)
+    assert model is None and z is res.x
