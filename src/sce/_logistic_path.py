@@ -16,10 +16,10 @@ from typing import NamedTuple
 import numpy as np
 import scipy.linalg
 
-from ._convex_solvers import solve
+from ._convex_solvers import SERIAL_BLAS_MAX_PARAMS, solve
 from ._logistic_objective import LogisticObjective, SharedSubsamples
 from ._logistic_params import max_iter_message, penalty_of, smooth_solver
-from ._threads import running_fit
+from ._threads import running_fit, serial_blas
 
 
 class PathProblem(NamedTuple):
@@ -113,6 +113,16 @@ def predicted_start(obj, res, next_obj):
         return x, None
     z, info = scipy.linalg.lapack.dpotrs(c, ratio * (H @ x), lower=0)
     return (z, (H_next, c)) if info == 0 and np.isfinite(z).all() else (x, None)
+
+
+def serial_blas_for_search(problem):
+    """BLAS on one thread for a whole search (but for newton-cholesky's large factorizations, see
+    sce._convex_solvers.SERIAL_BLAS_MAX_PARAMS): OpenBLAS threads left spinning by the scores'
+    products, or by the solvers' own limits coming and going, slowed the passes over X on the same
+    cores twofold (synthetic 20000 x 50; reuters_moneyfx from its second search on)."""
+    K = problem.n_classes if problem.n_classes > 2 else 1
+    size = K * (problem.X.shape[1] + problem.fit_intercept)
+    return serial_blas(size <= SERIAL_BLAS_MAX_PARAMS or problem.solver != "newton-cholesky")
 
 
 def run_paths(tasks, n_workers):

@@ -26,11 +26,10 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import _check_method_params
 
-from ._convex_solvers import SERIAL_BLAS_MAX_PARAMS
 from ._cv_attributes import fitted_path_attributes
 from ._logistic_objective import SharedSubsamples
-from ._logistic_path import PathProblem, fit_path, fit_point, objective, run_paths
-from ._threads import effective_n_threads, running_fit, serial_blas
+from ._logistic_path import PathProblem, fit_path, fit_point, objective, run_paths, serial_blas_for_search
+from ._threads import effective_n_threads, running_fit
 from .linear import LogisticClassifier, solution, targets, validated_fit_input
 
 
@@ -220,10 +219,7 @@ class LogisticClassifierCV(LogisticClassifier):
         # the l1_ratio each path fits: that of the grid for elastic-net, else the penalty's
         ratios = [r if penalty == "elasticnet" else float(penalty == "l1") for r in grid]
 
-        # one BLAS thread: the search's products are small, and OpenBLAS threads left spinning by
-        # each (scoring) slowed the passes over X on the same cores ~2x (synthetic 20000 x 50)
-        size = (n_classes if n_classes > 2 else 1) * (X.shape[1] + self.fit_intercept)
-        with callback_management_context(self), serial_blas(size <= SERIAL_BLAS_MAX_PARAMS):
+        with callback_management_context(self), serial_blas_for_search(problem):
             progress = _Progress(self, X, y, len(folds) * len(grid), len(Cs), self.refit)
             paths = [(f, r) for f in range(len(folds)) for r in range(len(grid))]
 
