@@ -5,8 +5,8 @@ sce._logistic_objective is a weighted sum over rows, so that is exactly the obje
 training rows, and no fold copies X (the folds share it, and the row subsample Newton-CG copies).
 Along a path the penalty decreases (C increases) and each fit starts from the previous solution,
 or from the minimum of the next objective's quadratic model there when the solver left its Hessian
-(predicted_start), so after the first point a few Newton steps suffice.  Paths run in threads: the kernels release the
-GIL, and the fits running at once share the cores (sce._threads).  The held-out rows are copied to
+(predicted_start), so after the first point a few Newton steps suffice.  Paths run in threads: the
+kernels release the GIL, and the fits running at once share the cores (sce._threads).  The held-out rows are copied to
 score them, one fold at a time, so that at most one such copy exists.
 """
 import threading
@@ -94,9 +94,9 @@ def predicted_start(obj, res, next_obj):
 
     Exact for a quadratic loss, and it follows the path where the path bends: at small C, where x
     grows like C, the tangent x + log(C'/C) dx/dlog C (its first-order part) fell short by about
-    the factor C'/C, and the next fit took a Newton step more.  Returns z and the Cholesky factor
-    of s' A + P', the Hessian of that model, with which newton-cholesky tells whether z is
-    converged already; (x, None) when the solver left no Hessian."""
+    the factor C'/C, and the next fit took a Newton step more.  Returns (z, (s' A + P', its
+    Cholesky factor)): the model's Hessian, with which newton-cholesky tells whether z is converged
+    already; (x, None) when the solver left no Hessian."""
     x = res.x
     H = res.hessian
     if H is None or obj.l1_weights is not None or next_obj.l1_weights is not None:
