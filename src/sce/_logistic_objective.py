@@ -382,11 +382,12 @@ class LogisticObjective:
         """Diagonal of the Hessian at the curvature's point (float64, like x)."""
         sums = self.sums.hess_diag(curvature)
         self.n_passes += 1
-        out = np.empty(self.size)
-        out[: self.n_coef] = self.loss_scale * sums[: self.n_coef] + self.l2_strength
-        if self.fit_intercept:
-            out[self.n_coef:] = self.loss_scale * sums[self.n_coef:] + self.intercept_l2
-        return out
+        return self.loss_scale * np.asarray(sums[: self.size], dtype=np.float64) + self.penalty_diagonal()
+
+    def penalty_diagonal(self, n_coef=None):
+        """The L2 penalties' curvature: l2_strength on n_coef coefficients (default all), intercept_l2 after."""
+        n_coef = self.n_coef if n_coef is None else n_coef
+        return np.concatenate([np.full(n_coef, self.l2_strength), np.full(self.size - self.n_coef, self.intercept_l2)])
 
     def hess(self, curvature):
         """The full Hessian at the curvature's point (Newton-Cholesky)."""
@@ -423,8 +424,7 @@ class LogisticObjective:
         size = H.shape[0]
         # the diagonal as a view: every (size + 1)-th element of a C-contiguous H
         diag = H.reshape(-1)[:: size + 1] if H.flags.c_contiguous else np.einsum("ii->i", H)
-        diag[:n_coef] += self.l2_strength
-        diag[n_coef:] += self.intercept_l2
+        diag += self.penalty_diagonal(n_coef)
         if self.multinomial and self.fit_intercept:
             # Softmax is unchanged by adding one constant to all intercepts, so H is singular along
             # u = 1_K on the intercepts; every gradient is orthogonal to u.  Adding c u u^T / K

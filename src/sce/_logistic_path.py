@@ -102,12 +102,8 @@ def predicted_start(obj, res, next_obj):
     if H is None or obj.l1_weights is not None or next_obj.l1_weights is not None:
         return x, None
     ratio = next_obj.loss_scale / obj.loss_scale
-    penalty = np.full(obj.size, obj.l2_strength)
-    penalty[obj.n_coef:] = obj.intercept_l2
-    next_penalty = np.full(obj.size, next_obj.l2_strength)
-    next_penalty[obj.n_coef:] = next_obj.intercept_l2
     H_next = ratio * H
-    H_next.reshape(-1)[:: obj.size + 1] += next_penalty - ratio * penalty
+    H_next.reshape(-1)[:: obj.size + 1] += next_obj.penalty_diagonal() - ratio * obj.penalty_diagonal()
     c, info = scipy.linalg.lapack.dpotrf(H_next, lower=0, clean=0)
     if info != 0:
         return x, None
