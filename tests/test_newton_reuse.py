@@ -67,3 +67,31 @@ def test_no_model_without_a_hessian():
     res = solve("newton-cg", obj, np.zeros(obj.size), 1e-4, 100)
     z, model = predicted_start(obj, res, next_obj)
     assert model is None and z is res.x
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_null_model_is_the_intercept_only_optimum(n_classes):
+    """The path's first start: W = 0 and the intercepts of the weighted class frequencies, which
+    an intercept-only fit reaches (C -> 0 leaves W at 0)."""
+    weights = [0.7] + [0.3 / (n_classes - 1)] * (n_classes - 1)
+    X, y = make_classification(2000, 8, n_informative=4, n_classes=n_classes, weights=weights, random_state=0)
+    sw = np.random.default_rng(0).uniform(0.1, 3.0, len(y))
+    targets = y if n_classes > 2 else y.astype(np.float64)
+    obj = LogisticObjective(X, targets, sw, 1e-12, True, n_classes, None)
+    obj.sums_at_zero = obj.block_sums_at_zero()
+    start = obj.null_model()
+    assert not start[: obj.n_coef].any()
+    # the gradient of the weighted loss in the intercepts vanishes there
+    _, g = obj.loss_grad(start)
+    assert np.max(np.abs(g[obj.n_coef:])) <= 1e-9 * 1e-12 * sw.sum()
+    counts = np.bincount(y, weights=sw)
+    expected = np.log(counts) - np.log(counts).mean() if n_classes > 2 else [np.log(counts[1] / counts[0])]
+    np.testing.assert_allclose(start[obj.n_coef:], expected, rtol=1e-12)
+
+
+def test_null_model_without_weight_in_a_class_is_zero():
+    X, y = make_classification(200, 4, random_state=0)
+    sw = np.where(y == 1, 0.0, 1.0)  # a fold without class 1
+    obj = LogisticObjective(X, y.astype(np.float64), sw, 1.0, True, 2, None)
+    obj.sums_at_zero = obj.block_sums_at_zero()
+    assert not obj.null_model().any()

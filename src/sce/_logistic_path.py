@@ -74,7 +74,7 @@ def fit_path(problem, train_weights, Cs, l1_ratio, choose_solver, stop, on_point
             obj = objective(problem, Cs[i], l1_ratio, train_weights, at_zero)
             if at_zero is None:  # the first fit starts at 0 and evaluates there; the next ones reuse it
                 obj.sums_at_zero = at_zero = obj.block_sums_at_zero()
-            start, model = (np.zeros(obj.size), None) if last is None else predicted_start(*last, obj)
+            start, model = (obj.null_model(), None) if last is None else predicted_start(*last, obj)
             res = fit_point(problem, obj, start, choose_solver, start_hessian=model)
             solutions[i], n_iter[i] = res.x, res.n_iter
             if on_point is not None:
