@@ -371,27 +371,6 @@ class LogisticObjective:
         self.n_passes += 1
         return loss, sums
 
-    def null_model(self):
-        """W = 0 with each intercept at the log-odds of its class's weight (the unpenalized
-        intercept-only optimum), from the gradient sums at 0 (``sums_at_zero``): at 0 every row has
-        p = 1/K, so the intercepts' sums there are S/K - T_k, T_k the weight of class k and S the total.
-        Zeros without an intercept or when a class carries no weight (its log-odds are infinite)."""
-        x = np.zeros(self.size)
-        if not self.fit_intercept or self.sums_at_zero is None:
-            return x
-        total = self.sums.weight_total()
-        residual = self.sums_at_zero[1][self.n_coef:self.size]
-        if self.multinomial:
-            class_weight = total / self.K - residual
-        else:
-            class_weight = 0.5 * total - residual
-            class_weight = np.array([total - class_weight[0], class_weight[0]])
-        if not np.all(class_weight > 1e-12 * total):
-            return x
-        log_weight = np.log(class_weight)
-        x[self.n_coef:] = log_weight - log_weight.mean() if self.multinomial else log_weight[1] - log_weight[0]
-        return x
-
     def hessp(self, curvature, v):
         """The Hessian at the curvature's point times v."""
         V, vb = self.unpack(v)

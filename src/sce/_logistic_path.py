@@ -62,8 +62,8 @@ def fit_point(problem, obj, x0, choose_solver, on_iteration=None, start_hessian=
 
 def fit_path(problem, train_weights, Cs, l1_ratio, choose_solver, stop, on_point=None):
     """The solutions (len(Cs), size) and iteration counts at every C (in the order given), fitted
-    from the strongest penalty to the weakest, each from the previous solution (or near it, see
-    predicted_start).  Stops early (None) when ``stop`` is set."""
+    from the strongest penalty to the weakest, the first from null_model, each next one from the
+    previous solution (or near it, see predicted_start).  Stops early (None) when ``stop`` is set."""
     order = np.argsort(Cs, kind="stable")
     solutions, n_iter = [None] * len(Cs), np.zeros(len(Cs), dtype=np.int32)
     at_zero, last = None, None  # last: (objective, result) of the previous point
@@ -74,13 +74,36 @@ def fit_path(problem, train_weights, Cs, l1_ratio, choose_solver, stop, on_point
             obj = objective(problem, Cs[i], l1_ratio, train_weights, at_zero)
             if at_zero is None:  # the first fit starts at 0 and evaluates there; the next ones reuse it
                 obj.sums_at_zero = at_zero = obj.block_sums_at_zero()
-            start, model = (obj.null_model(), None) if last is None else predicted_start(*last, obj)
+            start, model = (null_model(obj), None) if last is None else predicted_start(*last, obj)
             res = fit_point(problem, obj, start, choose_solver, start_hessian=model)
             solutions[i], n_iter[i] = res.x, res.n_iter
             if on_point is not None:
                 on_point(i, obj, res.x)
             last = obj, res
     return np.array(solutions), n_iter
+
+
+def null_model(obj):
+    """The first path point's start: W = 0 with each intercept at the log-odds of its class's
+    weight (the unpenalized intercept-only optimum), from the gradient sums at 0
+    (``obj.sums_at_zero``): at 0 every row has p = 1/K, so the intercepts' sums there are
+    S/K - T_k, T_k the weight of class k and S the total.  Zeros without an intercept or when a
+    class carries no weight (its log-odds are infinite)."""
+    x = np.zeros(obj.size)
+    if not obj.fit_intercept or obj.sums_at_zero is None:
+        return x
+    total = obj.sums.weight_total()
+    residual = obj.sums_at_zero[1][obj.n_coef:obj.size]
+    if obj.multinomial:
+        class_weight = total / obj.K - residual
+    else:
+        positive = 0.5 * total - residual[0]
+        class_weight = np.array([total - positive, positive])
+    if not np.all(class_weight > 1e-12 * total):
+        return x
+    log_weight = np.log(class_weight)
+    x[obj.n_coef:] = log_weight - log_weight.mean() if obj.multinomial else log_weight[1] - log_weight[0]
+    return x
 
 
 def predicted_start(obj, res, next_obj):
