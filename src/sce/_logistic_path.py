@@ -72,7 +72,7 @@ def fit_path(problem, train_weights, Cs, l1_ratio, choose_solver, stop, on_point
             if stop.is_set():
                 return None
             obj = objective(problem, Cs[i], l1_ratio, train_weights, at_zero)
-            if at_zero is None:  # the first fit starts at 0 and evaluates there; the next ones reuse it
+            if at_zero is None:  # the sums at 0 (null_model, the solvers' reference gradient), shared
                 obj.sums_at_zero = at_zero = obj.block_sums_at_zero()
             start, model = (null_model(obj), None) if last is None else predicted_start(*last, obj)
             res = fit_point(problem, obj, start, choose_solver, start_hessian=model)
@@ -99,7 +99,7 @@ def null_model(obj):
     else:
         positive = 0.5 * total - residual[0]
         class_weight = np.array([total - positive, positive])
-    if not np.all(class_weight > 1e-12 * total):
+    if not np.all(class_weight > 1e-12 * total):  # (an absent class's weight is rounding of S/K)
         return x
     log_weight = np.log(class_weight)
     x[obj.n_coef:] = log_weight - log_weight.mean() if obj.multinomial else log_weight[1] - log_weight[0]
