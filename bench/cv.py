@@ -30,6 +30,7 @@ DESCRIPTION = "LogisticClassifierCV vs LogisticRegressionCV and GridSearchCV (ti
 REAL_SETS = ("a9a", "w8a", "reuters_moneyfx", "ijcnn1", "fashion_mnist")
 SCORING = "neg_log_loss"
 REPEAT_BELOW_S = 2.0
+CS = np.logspace(-4, 4, 10)  # the grid of every search
 
 
 def _problems(ctx):
@@ -115,9 +116,8 @@ def _methods(X, y, folds, l1):
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     from sklearn.model_selection import GridSearchCV
 
-    Cs = np.logspace(-4, 4, 10)
     l1_ratios = (1.0,) if l1 else (0.0,)
-    common = dict(Cs=Cs, cv=folds, scoring=SCORING, l1_ratios=l1_ratios, use_legacy_attributes=False)
+    common = dict(Cs=CS, cv=folds, scoring=SCORING, l1_ratios=l1_ratios, use_legacy_attributes=False)
     fits = {"sce": lambda: sce.LogisticClassifierCV(**common)}
     n_classes = len(np.unique(y))
     n_params = (X.shape[1] + 1) * (n_classes if n_classes > 2 else 1)
@@ -129,7 +129,7 @@ def _methods(X, y, folds, l1):
     for solver in solvers:
         fits[solver] = lambda solver=solver: LogisticRegressionCV(solver=solver, **common)
     if not l1:
-        fits["GridSearchCV"] = lambda: GridSearchCV(LogisticRegression(), {"C": Cs}, cv=folds, scoring=SCORING,
+        fits["GridSearchCV"] = lambda: GridSearchCV(LogisticRegression(), {"C": CS}, cv=folds, scoring=SCORING,
                                                     n_jobs=2)
     return fits
 
@@ -149,7 +149,6 @@ def _warm_up():
 def _fit_row(name, X, y, l1, ctx):
     from sklearn.model_selection import StratifiedKFold
 
-    Cs = np.logspace(-4, 4, 10)
     folds = list(StratifiedKFold(5).split(X, y))
     gaps = _PathGaps(X, y, folds)
     l1_ratios = (1.0,) if l1 else (0.0,)
@@ -164,9 +163,9 @@ def _fit_row(name, X, y, l1, ctx):
         else:
             scores = model.scores_.mean(axis=0)[0]
             C = model.C_
-            gap = gaps.max_gap(Cs, model.coefs_paths_[0, 0], l1_ratios[0],
+            gap = gaps.max_gap(CS, model.coefs_paths_[0, 0], l1_ratios[0],
                                "liblinear" if key == "liblinear" else "auto")
-        best = int(np.argmin(np.abs(np.log(Cs) - np.log(C))))
+        best = int(np.argmin(np.abs(np.log(CS) - np.log(C))))
         row["fits"][key] = {"time_s": seconds, "runs": runs, "C": float(C), "C_index": best,
                             "score": float(scores[best]), "scores": [float(s) for s in scores], "max_path_gap": gap}
     peers = {k: v["time_s"] for k, v in row["fits"].items() if k not in ("sce", "GridSearchCV")}
@@ -238,11 +237,10 @@ def _markdown(rows, load):
 def _plot(plt, rows):
     l2 = [r for r in rows if r["penalty"] == "l2"]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    Cs = np.logspace(-4, 4, 10)
     for r in l2:
-        line, = axes[0].semilogx(Cs, r["fits"]["sce"]["scores"], "-o", ms=3, label=f"{r['dataset']} sce")
+        line, = axes[0].semilogx(CS, r["fits"]["sce"]["scores"], "-o", ms=3, label=f"{r['dataset']} sce")
         peer = r["fits"][r["fastest_cv"]]
-        axes[0].semilogx(Cs, peer["scores"], "--x", ms=4, color=line.get_color(),
+        axes[0].semilogx(CS, peer["scores"], "--x", ms=4, color=line.get_color(),
                          label=f"{r['dataset']} {r['fastest_cv']}")
     axes[0].set(xlabel="C", ylabel=f"mean CV score ({SCORING})", title="CV score against C")
     axes[0].legend(fontsize=6)
