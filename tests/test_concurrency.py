@@ -104,12 +104,12 @@ def test_concurrent_default_fits_share_the_cores(monkeypatch):
     share of the cores when n_threads is left to sce, and an explicit n_threads as given."""
     from joblib import Parallel, delayed
 
-    from sce import _logistic_objective
+    from sce import _logistic_blocks
 
     cores = effective_n_threads(None)
     barrier = threading.Barrier(2, timeout=60)
     used = {}
-    original = _logistic_objective.block_evaluate
+    original = _logistic_blocks.block_evaluate
 
     def evaluate(block, W, b, n_threads=1):
         if threading.current_thread().name not in used:  # the first pass waits for the other fit
@@ -118,7 +118,7 @@ def test_concurrent_default_fits_share_the_cores(monkeypatch):
         used.setdefault("threads", set()).add(n_threads)
         return original(block, W, b, n_threads)
 
-    monkeypatch.setattr(_logistic_objective, "block_evaluate", evaluate)
+    monkeypatch.setattr(_logistic_blocks, "block_evaluate", evaluate)
     X, y = make_classification(3000, 20, random_state=0)
     results = Parallel(n_jobs=2, backend="threading")(
         delayed(_fit_and_predict)(lambda: sce.LogisticClassifier(solver="lbfgs"), X, y) for _ in range(2))

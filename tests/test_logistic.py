@@ -676,7 +676,7 @@ def test_auto_solver_dense(n_features, n_classes, expected):
 def test_hessian_gram_kernel_and_blas_agree(monkeypatch, n_classes, fit_intercept):
     """Dense hess(): the Gram kernel (up to _GRAM_KERNEL_MAX_COLS columns) and the float64 BLAS
     blocks beyond give the same matrix."""
-    import sce._logistic_objective as blocks
+    import sce._logistic_blocks as blocks
     obj, X, y, sw, rng = _problem(False, n_classes, fit_intercept)
     curvature = obj.evaluate(rng.standard_normal(obj.size) * 0.3)[2]
     H_kernel = obj.hess(curvature)

@@ -6,7 +6,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.datasets import make_classification
 
-from sce import _logistic_objective as blocks
+from sce import _logistic_blocks as blocks
 from sce._logistic_objective import LogisticObjective
 
 

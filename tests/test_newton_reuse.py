@@ -41,9 +41,36 @@ def test_stop_from_the_last_hessian_keeps_the_gap(C, n_redundant):
     assert (res.f - f_star) / abs(f_star) <= 1e-10
     if C == 0.01:
         # here the decrement fell fast enough that the last step was taken without forming the
-        # Hessian at its start point (at the other C, the last Hessian's estimate was above
-        # _STALE_GAP_MARGIN tol**2 and the Hessian was formed)
+        # Hessian at its start point (at the other C, the last Hessian's estimate, divided by the
+        # curvature floor, was above tol**2 and the Hessian was formed)
         assert len(grams) == res.n_iter - 1
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("scale", [0.1, 3.0])  # a small step; a large one (rows' curvature collapses)
+def test_curvature_floor_bounds_the_new_hessian(n_classes, scale):
+    """H(x1) - m H(x0) is positive semidefinite for m = the curvature floor, the bound newton-cholesky
+    uses to stop from an old Hessian; the held-out rows of a fold (weight 0) are skipped."""
+    rng = np.random.default_rng(n_classes)
+    X, y = make_classification(400, 6, n_informative=4, n_classes=n_classes, random_state=1)
+    sw = rng.random(len(y)) + 0.5
+    sw[:100] = 0.0
+    K = n_classes if n_classes > 2 else 1
+    obj = LogisticObjective(X, y if K > 1 else y.astype(np.float64), sw, 1.0, True, n_classes, None)
+    x0 = rng.standard_normal(obj.size)
+    x1 = x0 + scale * rng.standard_normal(obj.size)
+    c0, c1 = obj.evaluate(x0)[2], obj.evaluate(x1)[2]
+    m = obj.curvature_floor(c1, c0)
+    assert 0 < m < 1
+    # the loss Hessians alone (the penalty is the same at both points)
+    H0 = obj.hess(c0) - np.diag(obj.penalty_diagonal())
+    H1 = obj.hess(c1) - np.diag(obj.penalty_diagonal())
+    assert np.linalg.eigvalsh(H1 - m * H0).min() >= -1e-10 * np.abs(H0).max()
+    # a rougher bound would do too, a larger m would not (for some row the bound is tight)
+    too_large = min(1.0, 1.5 * m)
+    if K == 1:
+        assert (c1 - too_large * c0)[sw > 0].min() < 0
+    assert obj.curvature_floor(c0, c0) == 1.0
 
 
 @pytest.mark.parametrize("C, C_next", [(1e-3, 8e-3), (0.5, 4.0), (30.0, 240.0)])

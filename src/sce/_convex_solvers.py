@@ -348,28 +348,28 @@ def newton_cholesky(obj, x0, tol, max_iter, verbose=0, on_iteration=None, start_
         return _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration, start_hessian)
 
 
-# The Newton decrement estimate from the last Hessian formed (at the point before the last step)
-# stops newton-cholesky, without forming the Hessian at the new point, when it is at most this
-# fraction of the gap tolerance: near the optimum, where the Hessian changes little between
-# steps, that estimate is accurate to a few per cent, and the margin covers a Hessian that
-# shrank since (margins growing on nearly separable data).
-_STALE_GAP_MARGIN = 0.1
-
-
 def _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration, start_hessian):
     """Each step solves with the Hessian at the current point, unless the last factored Hessian
-    already shows the point converged: that step (a chord step) is then the last, and it saves
+    already proves the point converged: that step (a chord step) is then the last, and it saves
     forming the Hessian, the cost of a step, at the end of every fit (one Gram matrix of X; a
-    path point started near its optimum forms none)."""
-    # (the last Hessian formed, its Cholesky factor) when it was definite, else the start's
+    path point started near its optimum forms none).
+
+    The proof: the loss Hessian is a sum over rows of x_i x_i^T times a per-row curvature matrix,
+    which at the current point is at least ``floor`` times the one the factored Hessian was formed
+    with (obj.curvature_floor), so H >= floor * H_last (the penalty does not change), and the
+    Newton decrement g'H^-1 g / 2 is at most the chord's g'H_last^-1 g / 2 divided by floor."""
+    # (the last Hessian formed, its Cholesky factor, the curvature it was formed at) when it was
+    # definite, else the start's
     last = [start_hessian]
-    gap_tol = _STALE_GAP_MARGIN * gap_tolerance(tol)
+    gap_tol = gap_tolerance(tol)
 
     def direction(f, g, curvature, mon):
         if last[0] is not None:
-            p, info = scipy.linalg.lapack.dpotrs(last[0][1], g, lower=0)
-            if info == 0 and 0.5 * float(g @ p) <= gap_tol * abs(f):
-                return -p
+            floor = obj.curvature_floor(curvature, last[0][2])
+            if floor > 0:
+                p, info = scipy.linalg.lapack.dpotrs(last[0][1], g, lower=0)
+                if info == 0 and 0.5 * float(g @ p) <= floor * gap_tol * abs(f):
+                    return -p
         H = obj.hess(curvature)
         last[0] = None
         if not np.isfinite(H).all():  # overflow: _newton reports it
@@ -379,7 +379,7 @@ def _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration, start_hessia
         if info == 0:
             p, info = scipy.linalg.lapack.dpotrs(c, g, lower=0)
             if info == 0:
-                last[0] = H, c
+                last[0] = H, c, curvature
                 return -p
         # Not positive definite (singular without penalty, or so badly scaled that it looks so):
         # least squares on D H D with D = diag(H)^-1/2, so that blocks of very different scales
@@ -396,7 +396,7 @@ def _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration, start_hessia
                 return -p * D
         return -scipy.linalg.lstsq(Hs, gs, check_finite=False)[0] * D
     res = _newton(obj, x0, tol, max_iter, verbose, direction, "newton-cholesky", on_iteration)
-    res.hessian = last[0][0] if last[0] is not None else None
+    res.hessian = last[0]
     return res
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import _assert_all_finite
 
+from . import _logistic_blocks as _blocks
 from . import _logistic_objective as _lo
 from ._sparse import canonical_csr
 from ._threads import effective_n_threads
@@ -46,7 +47,7 @@ def _chunk_block(X, y, sw, classes, class_weight, n_classes, dtype):
             raise ValueError("Negative values in data passed to `sample_weight`")
     if class_weight is not None:
         sw = sw * class_weight[y_enc].astype(dtype)
-    return _lo.make_block(X, y_enc if n_classes > 2 else (y_enc == 1), sw, n_classes)
+    return _blocks.make_block(X, y_enc if n_classes > 2 else (y_enc == 1), sw, n_classes)
 
 
 def _chunk_class_weights(y, sw, classes):
@@ -92,25 +93,31 @@ def _local(block):
         X = X if all(a.flags.aligned for a in (X.data, X.indices, X.indptr)) else X.copy()
     else:
         X = _aligned(X)
-    return _lo.RowBlock(X, _aligned(block.targets), _aligned(block.sample_weight))
+    return _blocks.RowBlock(X, _aligned(block.targets), _aligned(block.sample_weight))
 
 
 def _chunk_evaluate(block, W, b, n_threads):
-    return _lo.block_evaluate(_local(block), _aligned(W), _aligned(b), effective_n_threads(n_threads))
+    return _blocks.block_evaluate(_local(block), _aligned(W), _aligned(b), effective_n_threads(n_threads))
 
 
 def _chunk_hessp(block, evaluation, V, vb, n_threads):
-    return _lo.block_hessp(_local(block), _aligned(evaluation[2]), _aligned(V), _aligned(vb),
+    return _blocks.block_hessp(_local(block), _aligned(evaluation[2]), _aligned(V), _aligned(vb),
                            effective_n_threads(n_threads))
 
 
 def _chunk_hess_diag(block, evaluation, n_threads):
-    return _lo.block_hess_diag(_local(block), _aligned(evaluation[2]), effective_n_threads(n_threads))
+    return _blocks.block_hess_diag(_local(block), _aligned(evaluation[2]), effective_n_threads(n_threads))
 
 
 def _chunk_hess(block, evaluation, fit_intercept, n_threads, columns):
-    return _lo.block_hess(_local(block), _aligned(evaluation[2]), fit_intercept, effective_n_threads(n_threads),
+    return _blocks.block_hess(_local(block), _aligned(evaluation[2]), fit_intercept, effective_n_threads(n_threads),
                           columns)
+
+
+def _group_curvature_floor(blocks, new, old):
+    """block_curvature_floor over one worker's chunks, from two of their evaluations."""
+    return min((_blocks.block_curvature_floor(_local(block), _aligned(e_new[2]), _aligned(e_old[2]))
+                for block, e_new, e_old in zip(blocks, new, old)), default=1.0)
 
 
 def _chunk_check_finite(block):
@@ -357,6 +364,12 @@ class DaskSums:
         return self._sum(8 * (V.size + vb.size), _chunk_hessp, V, vb, self.n_threads, per_group=curvature,
                          sent=V.nbytes + vb.nbytes)
 
+    def curvature_floor(self, new, old):
+        futures = [self.client.submit(_group_curvature_floor, blocks, a, b, pure=False, **_placement(worker))
+                   for (worker, _, blocks), a, b in zip(self.groups, new, old)]
+        self.traffic.tasks += len(futures)
+        return min(self._wait(futures), default=1.0)
+
     def hess_diag(self, curvature):
         return self._sum(8 * (self.d + 1), _chunk_hess_diag, self.n_threads, per_group=curvature)
 
@@ -457,7 +470,7 @@ class ClientSubsample(_lo.LocalSums):
             X = (sp.vstack([p[0] for p in parts], format="csr") if self.sparse
                  else np.concatenate([p[0] for p in parts]))
             targets, sw = (np.concatenate([p[j] for p in parts]) for j in (1, 2))
-            self._block = _lo.RowBlock(X, targets, sw * self.dtype.type(self.scale))
+            self._block = _blocks.RowBlock(X, targets, sw * self.dtype.type(self.scale))
         except BaseException as e:  # raised where the rows are needed
             self._error = e
 

@@ -118,12 +118,12 @@ def predicted_start(obj, res, next_obj):
     Exact for a quadratic loss, and it follows the path where the path bends: at small C, where x
     grows like C, the tangent x + log(C'/C) dx/dlog C (its first-order part) fell short by about
     the factor C'/C, and the next fit took a Newton step more.  Returns (z, (s' A + P', its
-    Cholesky factor)): the model's Hessian, with which newton-cholesky tells whether z is converged
-    already; (x, None) when the solver left no Hessian."""
+    Cholesky factor, the curvature A was formed at)): the model's Hessian, with which newton-cholesky
+    tells whether z is converged already; (x, None) when the solver left no Hessian."""
     x = res.x
-    H = res.hessian
-    if H is None or obj.l1_weights is not None or next_obj.l1_weights is not None:
+    if res.hessian is None or obj.l1_weights is not None or next_obj.l1_weights is not None:
         return x, None
+    H, _, curvature = res.hessian
     ratio = next_obj.loss_scale / obj.loss_scale
     H_next = ratio * H
     H_next.reshape(-1)[:: obj.size + 1] += next_obj.penalty_diagonal() - ratio * obj.penalty_diagonal()
@@ -131,7 +131,7 @@ def predicted_start(obj, res, next_obj):
     if info != 0:
         return x, None
     z, info = scipy.linalg.lapack.dpotrs(c, ratio * (H @ x), lower=0)
-    return (z, (H_next, c)) if info == 0 and np.isfinite(z).all() else (x, None)
+    return (z, (H_next, c, curvature)) if info == 0 and np.isfinite(z).all() else (x, None)
 
 
 def serial_blas_for_search(problem):
