@@ -39,7 +39,8 @@ class SolverResult:
     def __init__(self, x, f, n_iter, converged, grad_norm, stop_reason=None):
         self.x, self.f, self.n_iter, self.converged, self.grad_norm = x, f, n_iter, converged, grad_norm
         self.stop_reason = stop_reason
-        # the last Hessian the solver used (newton-cholesky, when it was definite), else None
+        # newton-cholesky's last Hessian when it was definite: (H, its Cholesky factor, the
+        # curvature it was formed at); else None
         self.hessian = None
 
 
@@ -365,11 +366,11 @@ def _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration, start_hessia
 
     def direction(f, g, curvature, mon):
         if last[0] is not None:
-            floor = obj.curvature_floor(curvature, last[0][2])
-            if floor > 0:
-                p, info = scipy.linalg.lapack.dpotrs(last[0][1], g, lower=0)
-                if info == 0 and 0.5 * float(g @ p) <= floor * gap_tol * abs(f):
-                    return -p
+            p, info = scipy.linalg.lapack.dpotrs(last[0][1], g, lower=0)
+            chord_gap, bound = 0.5 * float(g @ p), gap_tol * abs(f)
+            # the floor (a pass over the curvature; a round trip on Dask) only when it can decide
+            if info == 0 and chord_gap <= bound and chord_gap <= obj.curvature_floor(curvature, last[0][2]) * bound:
+                return -p
         H = obj.hess(curvature)
         last[0] = None
         if not np.isfinite(H).all():  # overflow: _newton reports it
