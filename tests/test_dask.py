@@ -102,6 +102,27 @@ def test_newton_cg_subsample_fit_does_not_depend_on_placement(client):
         np.testing.assert_array_equal(other, fits[0])
 
 
+@pytest.mark.parametrize("solver", ["newton-cholesky", "newton-cg", "lbfgs"])
+def test_hosts_keep_only_the_evaluations_in_use(client, monkeypatch, solver):
+    """The workers keep each evaluation's curvature for the Hessian products that follow; those the
+    solver dropped (rejected line-search points, earlier iterates) are released with the next call,
+    so that a fit holds a few of them, not one per pass."""
+    from sce import _dask_sums
+    X, y = _data(3, sparse=solver == "newton-cholesky", seed=4)
+    original = _dask_sums.DaskSums.evaluate
+    kept = []
+
+    def evaluate(self, W, b):
+        out = original(self, W, b)
+        kept.append(max(len(host.kept_keys().result()) for _, _, host in self.groups))
+        return out
+
+    monkeypatch.setattr(_dask_sums.DaskSums, "evaluate", evaluate)
+    fitted = LogisticClassifier(solver=solver, C=100.0, tol=1e-6).fit(_chunked(X, 300), da.from_array(y, chunks=300))
+    assert len(kept) >= 8 and fitted.n_iter_[0] >= 4
+    assert max(kept) <= 4, kept
+
+
 @pytest.mark.parametrize("solver", ["newton-cg", "lbfgs"])
 def test_solvers(client, solver):
     """newton-cg on tall dense X runs its CG on a row subsample, persisted on the workers."""
@@ -276,19 +297,19 @@ def test_worker_killed_mid_fit(client, monkeypatch):
 def test_chunk_sums_do_not_depend_on_placement(n_chunks):
     """The chunks' sums are added by the binary tree over the chunks whichever worker holds which:
     every grouping gives the same bits (a sequential or per-worker sum would not, in general)."""
-    from sce._dask_sums import _group_sums, _node_sum, _tree_levels
+    from sce._dask_chunks import group_sums, node_sum, tree_levels
     rng = np.random.default_rng(n_chunks)
     results = [(float(rng.standard_normal() * 1e3), rng.standard_normal(5) * 10.0 ** rng.integers(-8, 8, 5))
                for _ in range(n_chunks)]
-    root = (_tree_levels(n_chunks), 0)
-    reference = _node_sum(root, dict(enumerate(results)), n_chunks)
+    root = (tree_levels(n_chunks), 0)
+    reference = node_sum(root, dict(enumerate(results)), n_chunks)
     np.testing.assert_allclose(reference[1], np.sum([r[1] for r in results], axis=0), rtol=1e-12)
     for trial in range(10):
         owner = rng.integers(0, 3, n_chunks) if trial else np.zeros(n_chunks, dtype=int)
         nodes = {}
         for w in range(3):
             chunks = [i for i in range(n_chunks) if owner[i] == w]
-            nodes.update(_group_sums([results[i] + (None,) for i in chunks], chunks, n_chunks))
-        total = _node_sum(root, nodes, n_chunks)
+            nodes.update(group_sums([results[i] + (None,) for i in chunks], chunks, n_chunks))
+        total = node_sum(root, nodes, n_chunks)
         assert total[0] == reference[0]
         np.testing.assert_array_equal(total[1], reference[1])

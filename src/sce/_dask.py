@@ -19,7 +19,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names, check_is_fitted
 
 from . import _logistic_objective as _lo
-from ._dask_sums import DaskSums, _chunk_block, _chunk_class_weights, _chunk_summary
+from ._dask_chunks import chunk_block, chunk_class_weights, chunk_summary
+from ._dask_sums import DaskSums
 
 
 def is_dask_collection(X):
@@ -121,10 +122,10 @@ def fit(est, X, y, sample_weight=None):
     if est.class_weight is None:
         # The blocks take the classes on the workers: the client waits once, for the classes and
         # the blocks' summaries together (one round trip fewer than checking the classes first).
-        futures = client.compute([classes] + [delayed(_chunk_block)(xp, yp, sp_, classes, None, None, dtype)
+        futures = client.compute([classes] + [delayed(chunk_block)(xp, yp, sp_, classes, None, None, dtype)
                                               for xp, yp, sp_ in zip(X_parts, y_parts, sw_parts)])
         blocks = futures[1:]
-        classes, *summaries = client.gather(futures[:1] + [client.submit(_chunk_summary, b, with_max, pure=False)
+        classes, *summaries = client.gather(futures[:1] + [client.submit(chunk_summary, b, with_max, pure=False)
                                                            for b in blocks])
         n_classes = _check_classes(est, classes)
     else:
@@ -133,14 +134,14 @@ def fit(est, X, y, sample_weight=None):
         n_classes = _check_classes(est, classes)
         counts = np.zeros(n_classes)
         if est.class_weight == "balanced":
-            parts = [delayed(_chunk_class_weights)(yp, sp_, classes) for yp, sp_ in zip(y_parts, sw_parts)]
+            parts = [delayed(chunk_class_weights)(yp, sp_, classes) for yp, sp_ in zip(y_parts, sw_parts)]
             counts = np.sum(client.gather(client.compute(parts)), axis=0)
         # the counts as the weights of one sample per class: scikit-learn's own arithmetic
         class_weight = compute_class_weight(est.class_weight, classes=classes, y=classes,
                                             sample_weight=counts if est.class_weight == "balanced" else None)
-        blocks = client.compute([delayed(_chunk_block)(xp, yp, sp_, classes, class_weight, n_classes, dtype)
+        blocks = client.compute([delayed(chunk_block)(xp, yp, sp_, classes, class_weight, n_classes, dtype)
                                  for xp, yp, sp_ in zip(X_parts, y_parts, sw_parts)])
-        summaries = client.gather([client.submit(_chunk_summary, b, with_max, pure=False) for b in blocks])
+        summaries = client.gather([client.submit(chunk_summary, b, with_max, pure=False) for b in blocks])
     if len({s.sparse for s in summaries}) > 1:
         raise ValueError("X's chunks must be all dense or all sparse")
     if est.solver == "liblinear" and max(s.max for s in summaries) > 1e30:
