@@ -3,9 +3,9 @@
 A row-chunked dask array (dense or with scipy CSR chunks) or dask DataFrame is turned, chunk by chunk
 and on the workers, into the kernels' RowBlocks (labels encoded, sample and class weights applied),
 which are persisted there for the whole fit.  sce._dask_sums.DaskSums then offers the interface of
-sce._logistic_objective.LocalSums over those blocks (one task per worker and pass, the chunks' sums
-added by a tree of fixed shape); LogisticObjective scales and penalizes the sums as for in-memory
-data, and the same solvers run.
+sce._logistic_objective.LocalSums over those blocks (one call per worker and pass to the actor that
+holds the worker's blocks, the chunks' sums added by a tree of fixed shape); LogisticObjective scales
+and penalizes the sums as for in-memory data, and the same solvers run.
 
 Predictions on Dask input are lazy dask arrays: the in-memory methods mapped over the chunks.
 
@@ -19,7 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names, check_is_fitted
 
 from . import _logistic_objective as _lo
-from ._dask_chunks import chunk_block, chunk_class_weights, chunk_summary
+from ._dask_chunks import chunk_raw_block
 from ._dask_sums import DaskSums
 
 
@@ -116,32 +116,26 @@ def fit(est, X, y, sample_weight=None):
     X_parts = X.to_delayed().ravel()
     if len(X_parts) != len(y_parts):
         raise ValueError("X and y must have the same row chunks")
-    classes = delayed(_union)(*[delayed(np.unique)(yp) for yp in y_parts])
-    with_max = est.solver == "liblinear"
+    # One task per chunk: its block, kept on its worker with its labels, which the actor holding the
+    # worker's blocks then encodes once the classes are known (sce._dask_sums.DaskSums.over_blocks).
+    raw = client.compute([delayed(chunk_raw_block)(xp, yp, sp_, dtype)
+                          for xp, yp, sp_ in zip(X_parts, y_parts, sw_parts)])
+    sums = DaskSums.over_blocks(client, raw, est.n_threads)
+    del raw  # the hosts hold the blocks
+    labels = sums.labels()
+    classes = _union(*[values for values, _ in labels])
+    n_classes = _check_classes(est, classes)
     class_weight = None
-    if est.class_weight is None:
-        # The blocks take the classes on the workers: the client waits once, for the classes and
-        # the blocks' summaries together (one round trip fewer than checking the classes first).
-        futures = client.compute([classes] + [delayed(chunk_block)(xp, yp, sp_, classes, None, None, dtype)
-                                              for xp, yp, sp_ in zip(X_parts, y_parts, sw_parts)])
-        blocks = futures[1:]
-        classes, *summaries = client.gather(futures[:1] + [client.submit(chunk_summary, b, with_max, pure=False)
-                                                           for b in blocks])
-        n_classes = _check_classes(est, classes)
-    else:
+    if est.class_weight is not None:
         from sklearn.utils.class_weight import compute_class_weight
-        classes = client.compute(classes).result()
-        n_classes = _check_classes(est, classes)
         counts = np.zeros(n_classes)
-        if est.class_weight == "balanced":
-            parts = [delayed(chunk_class_weights)(yp, sp_, classes) for yp, sp_ in zip(y_parts, sw_parts)]
-            counts = np.sum(client.gather(client.compute(parts)), axis=0)
+        for values, weights in labels:
+            counts[np.searchsorted(classes, values)] += weights
         # the counts as the weights of one sample per class: scikit-learn's own arithmetic
         class_weight = compute_class_weight(est.class_weight, classes=classes, y=classes,
                                             sample_weight=counts if est.class_weight == "balanced" else None)
-        blocks = client.compute([delayed(chunk_block)(xp, yp, sp_, classes, class_weight, n_classes, dtype)
-                                 for xp, yp, sp_ in zip(X_parts, y_parts, sw_parts)])
-        summaries = client.gather([client.submit(chunk_summary, b, with_max, pure=False) for b in blocks])
+    sums.encode(classes, class_weight, with_max=est.solver == "liblinear")
+    summaries = sums.summaries
     if len({s.sparse for s in summaries}) > 1:
         raise ValueError("X's chunks must be all dense or all sparse")
     if est.solver == "liblinear" and max(s.max for s in summaries) > 1e30:
@@ -149,7 +143,6 @@ def fit(est, X, y, sample_weight=None):
                          "in a frozen fit. Please choose another solver or rescale the input X.")
     est.n_features_in_ = int(X.shape[1])
     est.classes_ = classes
-    sums = DaskSums.over_blocks(client, blocks, summaries, est.n_threads)
     obj = _lo.LogisticObjective.over(sums, est.C, est.fit_intercept, n_classes, penalty)
     from .linear import fit_with_callbacks, warm_start_point  # linear imports this module for dask input
 

@@ -12,10 +12,10 @@ from ._sparse import canonical_csr
 from ._threads import effective_n_threads
 
 
-def chunk_block(X, y, sw, classes, class_weight, n_classes, dtype):
-    """The chunk's RowBlock, converted as LogisticClassifier.fit converts in-memory data (n_classes
-    None: those in classes)."""
-    n_classes = len(classes) if n_classes is None else n_classes
+def chunk_raw_block(X, y, sw, dtype):
+    """The chunk as a RowBlock still holding its labels (encoded by GroupHost once the classes are
+    known): X converted as LogisticClassifier.fit converts in-memory data, the sample weights
+    checked."""
     if sp.issparse(X):
         X = canonical_csr(X.tocsr().astype(dtype, copy=False))
     else:
@@ -23,7 +23,6 @@ def chunk_block(X, y, sw, classes, class_weight, n_classes, dtype):
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != X.shape[0]:
         raise ValueError(f"y's chunk has shape {y.shape}, X's chunk {X.shape[0]} rows: chunk y like X's rows")
-    y_enc = np.searchsorted(classes, y)
     if sw is None:
         sw = np.ones(X.shape[0], dtype=dtype)
     else:
@@ -32,16 +31,25 @@ def chunk_block(X, y, sw, classes, class_weight, n_classes, dtype):
             raise ValueError("sample_weight's chunks must have the rows of X's chunks")
         if (sw < 0).any():
             raise ValueError("Negative values in data passed to `sample_weight`")
+    return _blocks.RowBlock(X, y, sw)
+
+
+def chunk_labels(y, sw):
+    """The chunk's distinct labels (sorted) and each one's total sample weight (its row count
+    without weights)."""
+    values, index = np.unique(np.asarray(y), return_inverse=True)
+    return values, np.bincount(index.ravel(), weights=np.asarray(sw, dtype=np.float64),
+                               minlength=len(values))
+
+
+def _encoded_block(raw, classes, class_weight, n_classes):
+    """A chunk_raw_block with its labels encoded as the kernels' targets and the class weights
+    applied."""
+    y_enc = np.searchsorted(classes, raw.targets)
+    sw = raw.sample_weight
     if class_weight is not None:
-        sw = sw * class_weight[y_enc].astype(dtype)
-    return _blocks.make_block(X, y_enc if n_classes > 2 else (y_enc == 1), sw, n_classes)
-
-
-def chunk_class_weights(y, sw, classes):
-    """Per class, the chunk's total sample weight (its row count without weights)."""
-    y_enc = np.searchsorted(classes, np.asarray(y))
-    weights = None if sw is None else np.broadcast_to(np.asarray(sw, dtype=np.float64).ravel(), y_enc.shape)
-    return np.bincount(y_enc, weights=weights, minlength=len(classes)).astype(np.float64)
+        sw = sw * class_weight[y_enc].astype(sw.dtype)
+    return _blocks.make_block(raw.X, y_enc if n_classes > 2 else (y_enc == 1), sw, n_classes)
 
 
 class _Summary(NamedTuple):
@@ -204,9 +212,18 @@ class GroupHost:
     no longer needs, dropped before the call).  Every method returns partial sums of the chunks'
     tree (see group_sums), or per-chunk results in the group's order."""
 
-    def __init__(self, blocks, chunks, n):
-        self.blocks, self.chunks, self.n = blocks, chunks, n
+    def __init__(self, raw_blocks, chunks, n):
+        self.blocks, self.chunks, self.n = raw_blocks, chunks, n  # labels not encoded yet (see encode)
         self.kept = {}
+
+    def labels(self):
+        """Of each chunk, its distinct labels and their weights (see chunk_labels)."""
+        return [chunk_labels(block.targets, block.sample_weight) for block in self.blocks]
+
+    def encode(self, classes, class_weight, with_max):
+        """Encode the chunks' labels by the classes, apply the class weights; the chunks' summaries."""
+        self.blocks = [_encoded_block(raw, classes, class_weight, len(classes)) for raw in self.blocks]
+        return [chunk_summary(block, with_max) for block in self.blocks]
 
     def _release(self, keys):
         for key in keys:

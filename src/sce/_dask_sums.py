@@ -40,9 +40,9 @@ from ._threads import effective_n_threads
 # -- the sums over the chunks, as sce._logistic_objective.LocalSums ---------------------------------
 
 class Traffic:
-    """What a fit sent through the cluster: tasks submitted, bytes of parameters and partial sums
-    moved (an upper bound: every vector counted as if it crossed between processes), and round
-    trips (the client waiting for results)."""
+    """What a fit sent through the cluster: calls to the workers' hosts (``tasks``), bytes of
+    parameters and partial sums moved (an upper bound: every vector counted as if it crossed between
+    processes), and round trips (the client waiting for results)."""
 
     def __init__(self):
         self.tasks, self.bytes, self.round_trips = 0, 0, 0
@@ -58,8 +58,15 @@ class DaskSums:
     the client (see ``subsample``), ``client_rows`` holds per group, per chunk, the first of its rows
     and the step, and every evaluation brings back those rows of its curvature."""
 
-    def __init__(self, client, groups, summaries, n_threads, traffic):
-        self.client, self.groups, self.n_threads, self.traffic = client, groups, n_threads, traffic
+    def __init__(self, client, groups, n_threads):
+        self.client, self.groups, self.n_threads, self.traffic = client, groups, n_threads, Traffic()
+        self.client_sub, self.client_rows = None, None  # a subsample held by the client, its rows
+        self._keys = itertools.count()  # of the evaluations the hosts keep
+        self._released, self._lock = [], threading.Lock()  # keys of curvatures no longer referenced
+
+    def _describe(self, summaries):
+        """The data's shape, size and weight from the chunks' summaries (see chunk_summary)."""
+        self.summaries = summaries
         self.chunk_rows = [s.n for s in summaries]
         self.offsets = np.concatenate([[0], np.cumsum(self.chunk_rows)])
         self.n, self.d = int(self.offsets[-1]), summaries[0].d
@@ -68,24 +75,35 @@ class DaskSums:
         self._weight = float(sum(s.weight for s in summaries))
         self._unit_weights = all(s.unit_weights for s in summaries)
         self.dtype = np.dtype(summaries[0].dtype)
-        self.client_sub, self.client_rows = None, None  # a subsample held by the client, its rows
-        self._keys = itertools.count()  # of the evaluations the hosts keep
-        self._released, self._lock = [], threading.Lock()  # keys of curvatures no longer referenced
 
     @classmethod
-    def over_blocks(cls, client, blocks, summaries, n_threads):
-        """DaskSums over per-chunk block futures (computed), grouped by the worker holding each, with
-        one GroupHost per group on that worker (its blocks are local there)."""
-        holders = client.who_has(blocks)
+    def over_blocks(cls, client, raw_blocks, n_threads):
+        """DaskSums over the futures of per-chunk chunk_raw_blocks, grouped by the worker holding each,
+        with one GroupHost per group on that worker (its blocks are local there).  Before any pass:
+        ``labels`` and ``encode``."""
+        import distributed
+        distributed.wait(raw_blocks)
+        holders = client.who_has(raw_blocks)
         by_worker = {}
-        for i, block in enumerate(blocks):
+        for i, block in enumerate(raw_blocks):
             addresses = sorted(holders.get(block.key) or ("",))
             by_worker.setdefault(addresses[0], []).append(i)
-        hosts = [client.submit(GroupHost, [blocks[i] for i in chunks], chunks, len(blocks), actor=True,
+        by_worker = sorted(by_worker.items())
+        hosts = [client.submit(GroupHost, [raw_blocks[i] for i in chunks], chunks, len(raw_blocks), actor=True,
                                pure=False, **({"workers": [w]} if w else {}))
-                 for w, chunks in sorted(by_worker.items())]
-        groups = [(w, chunks, host.result()) for (w, chunks), host in zip(sorted(by_worker.items()), hosts)]
-        return cls(client, groups, summaries, n_threads, Traffic())
+                 for w, chunks in by_worker]
+        groups = [(w, chunks, host.result()) for (w, chunks), host in zip(by_worker, hosts)]
+        return cls(client, groups, n_threads)
+
+    def labels(self):
+        """Of each chunk in order, its distinct labels and their weights (see chunk_labels)."""
+        return self._in_chunk_order(self._wait(self._call("labels")))
+
+    def encode(self, classes, class_weight, with_max):
+        """The hosts encode their chunks' labels and apply the class weights (GroupHost.encode); the
+        chunks' summaries describe the data from here on.  The traffic counted from here is the fit's."""
+        self._describe(self._in_chunk_order(self._wait(self._call("encode", classes, class_weight, with_max))))
+        self.traffic = Traffic()
 
     def _per_group(self, per_chunk):
         return [[per_chunk[i] for i in chunks] for _, chunks, _ in self.groups]
@@ -118,7 +136,7 @@ class DaskSums:
 
     def _in_chunk_order(self, per_group):
         """Per-group lists of per-chunk results as one list in the chunks' order."""
-        out = [None] * len(self.chunk_rows)
+        out = [None] * sum(len(chunks) for _, chunks, _ in self.groups)
         for (_, chunks, _), results in zip(self.groups, per_group):
             for i, r in zip(chunks, results):
                 out[i] = r
