@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -121,6 +122,25 @@ def test_hosts_keep_only_the_evaluations_in_use(client, monkeypatch, solver):
     fitted = LogisticClassifier(solver=solver, C=100.0, tol=1e-6).fit(_chunked(X, 300), da.from_array(y, chunks=300))
     assert len(kept) >= 8 and fitted.n_iter_[0] >= 4
     assert max(kept) <= 4, kept
+
+
+def test_hosts_leave_the_workers_with_the_fit(client):
+    """The actors that hold a fit's blocks are released when the fit returns: repeated fits do not
+    pile up copies of the chunks on the workers."""
+    import gc
+    X, y = _data(2, seed=5)
+    Xd, yd = _chunked(X, 300), da.from_array(y, chunks=300)
+    for _ in range(3):
+        LogisticClassifier().fit(Xd, yd)
+    gc.collect()
+
+    def n_actors(dask_worker):
+        return len(dask_worker.state.actors)
+
+    deadline = time.monotonic() + 30
+    while sum(client.run(n_actors).values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sum(client.run(n_actors).values()) == 0
 
 
 @pytest.mark.parametrize("solver", ["newton-cg", "lbfgs"])
