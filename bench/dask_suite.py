@@ -9,8 +9,8 @@ Problems (the chunks are made on the workers and persisted there before any fit)
 Per problem: sce on Dask, the time to a relative objective gap <= 1e-6 (the loosest tol in a sweep
 that reaches it); dask-ml's fastest solver (newton or lbfgs) to its own stopping point, and its gap;
 the in-memory sce fit at the same tol (sce's fits: the median of 3, after one untimed fit on each
-side, since a worker's first fit also pays for its first kernel calls); the ratios; sce's tasks and
-bytes moved per iteration (bytes of parameters and partial sums, every one counted as if it crossed
+side, since a worker's first fit also pays for its first kernel calls); the ratios; sce's calls to
+the workers and bytes moved per iteration (bytes of parameters and partial sums, every one counted as if it crossed
 between processes: an upper bound); the client's peak memory above its baseline during the Dask
 fit, against X's size.  f* is the lowest objective any fit reached, including a tight in-memory sce
 fit; every objective is evaluated in float64 by sce's in-memory LogisticObjective (scikit-learn's objective at that C).
@@ -258,7 +258,7 @@ def _markdown(rows, dask_ml, load, repeats):
                       f"{ours['tol']:g}" + (f"; dask-ml failed ({'; '.join(failed)})" if failed else ""))
     md = ["### LogisticClassifier on a Dask LocalCluster (2 workers × 1 thread), seconds (gap)", "",
           markdown_table(["problem", "sce dask", "dask-ml fastest", "sce/dask-ml", "sce in-memory",
-                          "dask/in-memory", "tasks/iter", "bytes/iter", "client peak / X"], table,
+                          "dask/in-memory", "calls/iter", "bytes/iter", "client peak / X"], table,
                          align="lrlrrrrrr"), "",
           paragraph("gap: relative objective gap to f*, the lowest objective any fit reached (scikit-learn's "
                     "L2 objective, C = 1). sce dask: the loosest tol reaching a gap <= 1e-6; dask-ml: its "
