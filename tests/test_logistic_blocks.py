@@ -92,6 +92,22 @@ def test_blocks_against_numpy(sparse, n_classes):
                                atol=1e-12)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_evaluate_into_an_old_curvature(sparse, n_classes):
+    """An earlier evaluation's curvature array, given as ``curvature``, is written over: the same
+    loss, gradient and curvature bits as a fresh evaluation, in that array."""
+    X, targets, sw, W, b, V, vb = _data(n_classes, sparse, n=300)
+    block = blocks.make_block(X, targets, sw, n_classes)
+    fresh = blocks.block_evaluate(block, W, b)
+    old = blocks.block_evaluate(block, 2 * W, -b)[2]
+    reused = blocks.block_evaluate(block, W, b, curvature=old)
+    assert reused[2] is old
+    assert reused[0] == fresh[0]
+    np.testing.assert_array_equal(reused[1], fresh[1])
+    np.testing.assert_array_equal(reused[2], fresh[2])
+
+
 def test_objective_holds_no_curvature_state():
     """Hessian products at two points evaluated in either order are the products at those points:
     the curvature is an argument, not what the last evaluation left behind."""

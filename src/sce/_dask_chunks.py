@@ -91,8 +91,8 @@ def _local(block):
     return _blocks.RowBlock(X, aligned(block.targets), aligned(block.sample_weight))
 
 
-def _chunk_evaluate(block, W, b, n_threads):
-    return _blocks.block_evaluate(_local(block), aligned(W), aligned(b), effective_n_threads(n_threads))
+def _chunk_evaluate(block, W, b, n_threads, curvature=None):
+    return _blocks.block_evaluate(_local(block), aligned(W), aligned(b), effective_n_threads(n_threads), curvature)
 
 
 def chunk_hessp(block, evaluation, V, vb, n_threads):
@@ -215,6 +215,10 @@ class GroupHost:
     def __init__(self, raw_blocks, chunks, n):
         self.blocks, self.chunks, self.n = raw_blocks, chunks, n  # labels not encoded yet (see encode)
         self.kept = {}
+        # the curvature arrays of released evaluations, written over by the next ones: Dask's nanny
+        # starts workers with MALLOC_TRIM_THRESHOLD_=65536, so a freed array goes back to the system
+        # and a new one faults its pages in again, at every pass
+        self.spare = []
 
     def labels(self):
         """Of each chunk, its distinct labels and their weights (see chunk_labels)."""
@@ -227,13 +231,16 @@ class GroupHost:
 
     def _release(self, keys):
         for key in keys:
-            self.kept.pop(key, None)
+            results = self.kept.pop(key, None)
+            if results is not None:
+                self.spare.append([r[2] for r in results])
 
     def evaluate(self, key, W, b, n_threads, sub=None, release=()):
         """The chunks' (loss, gradient sums) at (W, b), their evaluations kept under key; with
         sub = (starts, step), also those rows of the curvature (for the client's subsample)."""
         self._release(release)
-        results = self.kept[key] = [_chunk_evaluate(block, W, b, n_threads) for block in self.blocks]
+        spare = self.spare.pop() if self.spare else [None] * len(self.blocks)
+        results = self.kept[key] = [_chunk_evaluate(block, W, b, n_threads, c) for block, c in zip(self.blocks, spare)]
         sums = group_sums(results, self.chunks, self.n)
         return sums if sub is None else (sums, _sub_curvatures(results, *sub))
 

@@ -47,11 +47,13 @@ def new_curvature(block, K):
     return np.empty(shape, dtype=block.X.dtype)
 
 
-def block_evaluate(block, W, b, n_threads=1):
-    """(sum_i s_i l_i, gradient sums, curvature) at the parameters (W, b)."""
+def block_evaluate(block, W, b, n_threads=1, curvature=None):
+    """(sum_i s_i l_i, gradient sums, curvature) at the parameters (W, b); the curvature written into
+    ``curvature`` when given (an earlier evaluation's, no longer needed)."""
     K, d = W.shape
     grad = np.empty(K * (d + 1))
-    curvature = new_curvature(block, K)
+    if curvature is None:
+        curvature = new_curvature(block, K)
     loss = _core.logistic_eval(block.X, block.targets, block.sample_weight, W, b, grad, curvature,
                                n_threads)
     return loss, grad, curvature
