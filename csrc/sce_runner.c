@@ -8,6 +8,7 @@
 #endif
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #ifdef _WIN32
 #include <windows.h>
 #else
@@ -270,6 +271,12 @@ static void sce_wait_for_team(sce_pass *pass, const int *done, int n_parts)
 }
 #endif
 
+static void sce_add_into(double *out, const double *acc, sce_int m)
+{
+    for (sce_int j = 0; j < m; j++)
+        out[j] += acc[j];
+}
+
 int sce_run_rows(sce_rows_fn fn, const void *ctx, sce_int n, double work_per_row, sce_int m, int n_threads,
                  double *out, double *loss)
 {
@@ -286,10 +293,16 @@ int sce_run_rows(sce_rows_fn fn, const void *ctx, sce_int n, double work_per_row
      * threads slower than one. */
     const sce_int per_line = SCE_LINE / (sce_int)sizeof(double);
     const sce_int stride = (m + per_line - 1) / per_line * per_line + per_line; /* + a gap line */
+    const int nt = n_threads < n_parts ? n_threads : n_parts;
+    /* One thread runs the partitions in turn and adds each into out as soon as it is done, the same
+     * additions in the same order as below: one extra vector is enough.  (A vector per partition, up
+     * to SCE_MAX_PARTS - 1 of them, is fresh memory at each pass where the allocator hands pages
+     * back to the system, as Dask's workers are set up to: page faults at every pass.) */
+    const size_t n_vectors = nt > 1 ? (size_t)(n_parts - 1) : 1;
     void *block = NULL;
     double *extra = NULL;
     if (n_parts > 1) {
-        block = calloc((size_t)(n_parts - 1) * (size_t)stride + 2 * (size_t)per_line, sizeof(double));
+        block = calloc(n_vectors * (size_t)stride + 2 * (size_t)per_line, sizeof(double));
         if (block == NULL)
             return SCE_ERR_NOMEM;
         /* first vector: past the first whole line of the block */
@@ -298,7 +311,7 @@ int sce_run_rows(sce_rows_fn fn, const void *ctx, sce_int n, double work_per_row
     double losses[SCE_MAX_PARTS] = {0.0};
     sce_pass pass;
     sce_pass_init(&pass);
-    const int nt = n_threads < n_parts ? n_threads : n_parts;
+    int status;
 #ifdef _OPENMP
     if (nt > 1) {
         int done = 0;
@@ -316,23 +329,28 @@ int sce_run_rows(sce_rows_fn fn, const void *ctx, sce_int n, double work_per_row
             if (caller)
                 sce_wait_for_team(&pass, &done, n_parts);
         }
+        status = pass.stop;
+        if (status == SCE_OK)
+            for (int p = 1; p < n_parts; p++)
+                sce_add_into(out, extra + (size_t)(p - 1) * (size_t)stride, m);
     } else
 #endif
     {
         (void)nt;
-        for (int p = 0; p < n_parts; p++)
-            sce_run_partition(fn, ctx, n * p / n_parts, n * (p + 1) / n_parts, piece,
-                              p == 0 ? out : extra + (size_t)(p - 1) * (size_t)stride, &losses[p], &pass, 1);
-    }
-    const int status = pass.stop;
-    if (status == SCE_OK) {
-        double sum = losses[0];
-        for (int p = 1; p < n_parts; p++) {
-            const double *acc = extra + (size_t)(p - 1) * (size_t)stride;
-            for (sce_int j = 0; j < m; j++)
-                out[j] += acc[j];
-            sum += losses[p];
+        for (int p = 0; p < n_parts && pass.stop == SCE_OK; p++) {
+            if (p > 1)
+                memset(extra, 0, (size_t)m * sizeof(double));
+            sce_run_partition(fn, ctx, n * p / n_parts, n * (p + 1) / n_parts, piece, p == 0 ? out : extra,
+                              &losses[p], &pass, 1);
+            if (p > 0 && pass.stop == SCE_OK)
+                sce_add_into(out, extra, m);
         }
+        status = pass.stop;
+    }
+    if (status == SCE_OK) {
+        double sum = 0.0;
+        for (int p = 0; p < n_parts; p++)
+            sum += losses[p];
         *loss = sum;
     }
     free(block);

@@ -333,3 +333,23 @@ def test_chunk_sums_do_not_depend_on_placement(n_chunks):
         total = node_sum(root, nodes, n_chunks)
         assert total[0] == reference[0]
         np.testing.assert_array_equal(total[1], reference[1])
+
+
+@pytest.mark.parametrize("y", [
+    np.array([1, -1, 1, 1, -1], dtype=np.int64),
+    np.tile(np.arange(-128, 128), 2).astype(np.int8),  # y - min does not fit in int8
+    np.array([2**63 + 5, 2**63 + 1, 2**63 + 5], dtype=np.uint64),  # beyond int64: np.unique
+    np.array([10**12, 3, 3, 10**12]),  # a range far wider than the chunk: np.unique
+    np.array([0.5, 2.0, 0.5]),
+    np.array(["b", "a", "b"]),
+    np.array([], dtype=np.int64),
+], ids=["int64", "int8-full-range", "uint64-large", "wide-range", "float", "str", "empty"])
+def test_chunk_labels_equal_unique(y):
+    """A chunk's distinct labels and their weights, whether counted by bincount or by np.unique."""
+    from sce._dask_chunks import chunk_labels
+    sw = np.arange(1.0, len(y) + 1)
+    values, weights = chunk_labels(y, sw)
+    expected, index = np.unique(y, return_inverse=True)
+    assert values.dtype == expected.dtype
+    np.testing.assert_array_equal(values, expected)
+    np.testing.assert_array_equal(weights, [sw[index == k].sum() for k in range(len(expected))])
