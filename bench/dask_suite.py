@@ -13,8 +13,9 @@ gap; at the tol chosen, the in-memory sce fit and the Dask fit again, alternatin
 after one untimed in-memory fit), so that both meet the machine in the same state; the ratios;
 sce's calls to the workers and bytes moved per iteration (bytes of parameters and partial sums,
 every one counted as if it crossed between processes: an upper bound); the client's peak memory
-above its baseline during the Dask fit, against X's size.  f* is the lowest objective any fit reached, including a tight in-memory sce
-fit; every objective is evaluated in float64 by sce's in-memory LogisticObjective (scikit-learn's objective at that C).
+above its baseline during the Dask fit, against X's size.  f* is the lowest objective any fit
+reached, including a tight in-memory sce fit; every objective is evaluated in float64 by sce's
+in-memory LogisticObjective (scikit-learn's objective at that C).
 """
 import threading
 import time
@@ -272,7 +273,8 @@ def _markdown(rows, dask_ml, load, repeats):
                     "L2 objective, C = 1). sce dask: the loosest tol reaching a gap <= 1e-6; dask-ml: its "
                     f"own stopping rule, one run. sce dask: median of {repeats} fits after an untimed one. "
                     f"paired: {max(repeats, PAIRED_REPEATS)} Dask and in-memory fits at that tol, alternating "
-                    "(after an untimed in-memory fit), medians; their ratio is dask/in-memory. bytes/iter: parameters sent and partial sums moved, counted as if "
+                    "(after an untimed in-memory fit), medians; their ratio is dask/in-memory. "
+                    "bytes/iter: parameters sent and partial sums moved, counted as if "
                     "all crossed processes. dask-ml gets CSR problems as dense chunks (its intercept "
                     "column fails on sparse ones). client peak: the client's resident memory above its level "
                     "before the fit."), "", paragraph("; ".join(detail) + ".")]
