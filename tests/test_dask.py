@@ -67,6 +67,27 @@ def test_fit_equals_in_memory(client, n_classes, dtype, sparse):
     _assert_same_fit(fitted, reference, X, Xd)
 
 
+@pytest.mark.parametrize("together", [True, False], ids=["persisted-together", "y-on-other-workers"])
+def test_persisted_chunks_are_used_where_they_are(client, monkeypatch, together):
+    """Chunks of a persisted X and y held by one worker each are converted by that worker's host,
+    with no task to bring them together; y's chunks persisted on other workers than X's are
+    brought to X's by one task per chunk.  Either way the fit is the in-memory one."""
+    X, y = _data(3, np.float64, sparse=True, seed=int(together))  # (other keys for each case)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(y))
+    workers = sorted(client.scheduler_info()["workers"])
+    Xd, yd, wd = _chunked(X), da.from_array(y, chunks=500), da.from_array(w, chunks=500)
+    Xd = client.persist(Xd, workers=workers[0])
+    yd, wd = client.persist([yd, wd], workers=workers[0] if together else workers[1])
+    distributed.wait([Xd, yd, wd])
+    computed = []
+    compute = client.compute
+    monkeypatch.setattr(client, "compute", lambda *a, **k: computed.append(1) or compute(*a, **k))
+    fitted = LogisticClassifier(C=0.5).fit(Xd, yd, sample_weight=wd)
+    assert bool(computed) != together
+    reference = LogisticClassifier(C=0.5).fit(X, y, sample_weight=w)
+    _assert_same_fit(fitted, reference, X, Xd)
+
+
 @pytest.mark.parametrize("n_classes, dtype, weighted", [(2, np.float64, False), (3, np.float32, True)])
 def test_newton_cg_subsample_is_held_by_the_client(client, n_classes, dtype, weighted):
     """Dense X with many rows per parameter: newton-cg's approximate Hessian is that of a row

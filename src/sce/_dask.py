@@ -19,7 +19,6 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names, check_is_fitted
 
 from . import _logistic_objective as _lo
-from ._dask_chunks import chunk_raw_block
 from ._dask_sums import DaskSums
 
 
@@ -84,6 +83,16 @@ def _check_classes(est, classes):
     return n_classes
 
 
+def _held(part, client):
+    """A chunk's delayed object as a future of the value the cluster holds for it already (a
+    persisted collection's chunk), else as it is."""
+    if part is None:
+        return None
+    from distributed import Future
+    state = client.futures.get(part.key)
+    return Future(part.key, client) if state is not None and state.status == "finished" else part
+
+
 def _client():
     from distributed import get_client
     try:
@@ -95,7 +104,6 @@ def _client():
 
 def fit(est, X, y, sample_weight=None):
     """LogisticClassifier.fit on dask input (see the module docstring)."""
-    from dask import delayed
 
     from ._logistic_params import resolve as resolve_penalty
 
@@ -116,12 +124,11 @@ def fit(est, X, y, sample_weight=None):
     X_parts = X.to_delayed().ravel()
     if len(X_parts) != len(y_parts):
         raise ValueError("X and y must have the same row chunks")
-    # One task per chunk: its block, kept on its worker with its labels, which the actor holding the
-    # worker's blocks then encodes once the classes are known (sce._dask_sums.DaskSums.over_blocks).
-    raw = client.compute([delayed(chunk_raw_block)(xp, yp, sp_, dtype)
-                          for xp, yp, sp_ in zip(X_parts, y_parts, sw_parts)])
-    sums = DaskSums.over_blocks(client, raw, est.n_threads)
-    del raw  # the hosts hold the blocks
+    # The chunks stay where they are: one GroupHost actor per worker holding some converts them and
+    # holds them for the fit (sce._dask_sums.DaskSums.over_chunks).
+    parts = [tuple(_held(v, client) for v in part) for part in zip(X_parts, y_parts, sw_parts)]
+    sums = DaskSums.over_chunks(client, parts, dtype, est.n_threads)
+    del parts
     labels = sums.labels()
     classes = _union(*[values for values, _ in labels])
     n_classes = _check_classes(est, classes)

@@ -220,8 +220,10 @@ class GroupHost:
     no longer needs, dropped before the call).  Every method returns partial sums of the chunks'
     tree (see group_sums), or per-chunk results in the group's order."""
 
-    def __init__(self, raw_blocks, chunks, n):
-        self.blocks, self.chunks, self.n = raw_blocks, chunks, n  # labels not encoded yet (see encode)
+    def __init__(self, parts, dtype, chunks, n):
+        """parts: of each chunk, (X, y, sample_weight or None) on this worker."""
+        self.blocks = [chunk_raw_block(*part, dtype) for part in parts]  # labels not encoded yet (see encode)
+        self.chunks, self.n = chunks, n
         self.kept = {}
         # the curvature arrays of released evaluations, written over by the next ones: Dask's nanny
         # starts workers with MALLOC_TRIM_THRESHOLD_=65536, so a freed array goes back to the system

@@ -77,19 +77,33 @@ class DaskSums:
         self.dtype = np.dtype(summaries[0].dtype)
 
     @classmethod
-    def over_blocks(cls, client, raw_blocks, n_threads):
-        """DaskSums over the futures of per-chunk chunk_raw_blocks, grouped by the worker holding each,
-        with one GroupHost per group on that worker (its blocks are local there).  Before any pass:
+    def over_chunks(cls, client, parts, dtype, n_threads):
+        """DaskSums over row chunks, one GroupHost per worker holding chunks, on that worker.  parts:
+        per chunk, (X, y, sample_weight or None), each a future or a delayed object.  When every
+        chunk's parts are futures held together by one worker (a persisted collection), the hosts
+        start from them where they are; otherwise one task per chunk first brings its parts
+        together on a worker.  The hosts convert their chunks (chunk_raw_block).  Before any pass:
         ``labels`` and ``encode``."""
         import distributed
-        distributed.wait(raw_blocks)
-        holders = client.who_has(raw_blocks)
+        from dask import delayed
+        held = all(isinstance(v, distributed.Future) for part in parts for v in part if v is not None)
+        owners = None
+        if held:
+            holders = client.who_has([v for part in parts for v in part if v is not None])
+            owners = []
+            for part in parts:
+                common = set.intersection(*(set(holders.get(v.key) or ()) for v in part if v is not None))
+                owners.append(min(common) if common else None)
+        if owners is None or None in owners:  # not held, or split between workers: gathered per chunk
+            parts = client.compute([delayed(tuple)(part) for part in parts])
+            distributed.wait(parts)
+            holders = client.who_has(parts)
+            owners = [min(holders.get(f.key) or ("",)) for f in parts]
         by_worker = {}
-        for i, block in enumerate(raw_blocks):
-            addresses = sorted(holders.get(block.key) or ("",))
-            by_worker.setdefault(addresses[0], []).append(i)
+        for i, owner in enumerate(owners):
+            by_worker.setdefault(owner, []).append(i)
         by_worker = sorted(by_worker.items())
-        hosts = [client.submit(GroupHost, [raw_blocks[i] for i in chunks], chunks, len(raw_blocks), actor=True,
+        hosts = [client.submit(GroupHost, [parts[i] for i in chunks], dtype, chunks, len(parts), actor=True,
                                pure=False, **({"workers": [w]} if w else {}))
                  for w, chunks in by_worker]
         groups = [(w, chunks, host.result()) for (w, chunks), host in zip(by_worker, hosts)]
