@@ -2,9 +2,10 @@
 quasi-Newton preconditioner built from the (d, H d) pairs of an earlier solve."""
 import numpy as np
 import scipy.linalg
+import scipy.sparse as sp
 
 
-def cg(hessp, g, rtol, max_iter, precond=None, n_pairs=0, status=None):
+def cg(hessp, g, rtol, max_iter, precond=None, n_pairs=0, status=None, x0=None):
     """Preconditioned conjugate gradients for H p = -g, stopped when the residual r = H p + g has
     ||r||_M^-1 <= rtol ||g||_M^-1, the norm of the preconditioner M ~ H (Euclidean without one):
     -g'p / 2 then underestimates the Newton decrement g'H^-1 g / 2 by r'H^-1 r / 2, about rtol^2 of
@@ -13,7 +14,7 @@ def cg(hessp, g, rtol, max_iter, precond=None, n_pairs=0, status=None):
     M^-1, or is None.  status (a dict), when given, gets "solved": whether the residual test was
     met (or CG ended on a flat direction) before max_iter.  Returns p, the number of
     H-products and up to n_pairs (d, H d) pairs spread over the iterations; p is not finite when
-    a product overflowed.
+    a product overflowed.  x0: a starting point (an earlier solve's p; one more product).
 
     The system is solved as (H / s) p = -g / s with s = max|g|: the same p, with residuals of order
     1 whatever the scale of the objective (C = 1e120 or large values in X made d'Hd overflow to inf
@@ -22,18 +23,26 @@ def cg(hessp, g, rtol, max_iter, precond=None, n_pairs=0, status=None):
     if not (0.0 < scale < np.inf):
         scale = 1.0
     g = g / scale
-    p = np.zeros_like(g)
-    r = -g.copy()
+    k = 0
+    if x0 is None:
+        p = np.zeros_like(g)
+        r = -g.copy()
+    else:
+        p = np.array(x0, dtype=g.dtype)
+        r = -g - hessp(p) / scale
+        k = 1
     z = precond(r) if precond is not None else r
     d = z.copy()
     rz = float(r @ z)
-    stop = (rtol ** 2) * rz
+    if x0 is None:
+        stop = (rtol ** 2) * rz
+    else:  # relative to g as from p = 0
+        stop = (rtol ** 2) * float(g @ (precond(g) if precond is not None else g))
     pairs = []
-    k = 0
-    solved = False
+    solved = rz <= stop and x0 is not None  # (from an earlier solve's p: maybe solved already)
     if status is not None:
-        status["solved"] = False
-    while k < max_iter:
+        status["solved"] = solved
+    while k < max_iter and not solved:
         Hd_unscaled = hessp(d)
         Hd = Hd_unscaled / scale
         k += 1
@@ -91,3 +100,32 @@ class QuasiNewtonPreconditioner:
 
     def __call__(self, r):
         return self.h0 * r + (self.M @ (self.SH0Y @ r)) @ self.SH0Y
+
+
+class LowRankPreconditioner:
+    """M^-1 for M = diag(base) + Z'Z, Z a few rows (m x n, sparse or dense), by the Woodbury identity:
+
+        M^-1 r = B^-1 r - B^-1 Z' (I + Z B^-1 Z')^-1 Z B^-1 r,    B = diag(base) > 0,
+
+    one m x m Cholesky factor (of a matrix whose eigenvalues are at least 1) and two products with Z
+    per application.  ``ok``: whether the factorization succeeded (it fails only on NaN or inf)."""
+
+    def __init__(self, base, Z):
+        self.inv = 1.0 / base
+        self.Z = sp.csr_matrix(Z) if sp.issparse(Z) else np.asarray(Z)
+        self.Zt = self.Z.T.tocsr() if sp.issparse(Z) else self.Z.T
+        ZB = self.Z.multiply(self.inv[None, :]) if sp.issparse(Z) else self.Z * self.inv
+        K = ZB @ self.Z.T
+        K = K.toarray() if sp.issparse(K) else np.asarray(K)
+        K[np.diag_indices_from(K)] += 1.0
+        # I + a positive semi-definite matrix: only NaN or an overflow fail (the caller then goes on
+        # without this preconditioner); LAPACK does not look for them
+        self.ok = bool(np.isfinite(K).all() and np.isfinite(self.inv).all())
+        if self.ok:
+            self.factor, info = scipy.linalg.lapack.dpotrf(K, lower=0, clean=0)
+            self.ok = info == 0
+
+    def __call__(self, r):
+        u = self.inv * r
+        s, _ = scipy.linalg.lapack.dpotrs(self.factor, self.Z @ u, lower=0)
+        return u - self.inv * (self.Zt @ s)

@@ -167,3 +167,34 @@ def block_curvature_floor(block, new, old):
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = new[held] / old[held]
     return float(min(1.0, ratio.min())) if ratio.size else 1.0
+
+
+def row_sq_norms(X):
+    """||x_i||^2 of CSR X's rows, float64."""
+    total = np.concatenate([[0.0], np.square(X.data, dtype=np.float64).cumsum()])
+    return np.diff(total[X.indptr])
+
+
+def block_dominant_rows(block, curvature, count, fit_intercept, sq_norms):
+    """Z = [sqrt(c_i) x_i, sqrt(c_i) (with an intercept)] for the at most ``count`` rows with the
+    largest c_i ||[x_i, 1]||^2 (sq_norms: the ||x_i||^2, see row_sq_norms), c the binary curvature:
+    the rows that carry most of the Hessian's trace (float64 CSR, rows with c_i = 0 never among
+    them)."""
+    X = block.X
+    share = curvature.astype(np.float64) * (sq_norms + (1.0 if fit_intercept else 0.0))
+    count = min(count, int(np.count_nonzero(share > 0)))
+    rows = np.sort(np.argpartition(-share, count - 1)[:count]) if count else np.zeros(0, dtype=np.intp)
+    root = np.sqrt(curvature[rows].astype(np.float64))
+    sub = X[rows]
+    lengths = np.diff(sub.indptr)
+    extra = 1 if fit_intercept else 0
+    indptr = sub.indptr.astype(np.int64) + extra * np.arange(count + 1)
+    data = np.empty(indptr[-1])
+    indices = np.empty(indptr[-1], dtype=np.int64)
+    coef = np.ones(indptr[-1], dtype=bool)
+    if extra:  # each row's last entry: the intercept's column
+        coef[indptr[1:] - 1] = False
+        data[~coef], indices[~coef] = root, X.shape[1]
+    data[coef] = sub.data * np.repeat(root, lengths)
+    indices[coef] = sub.indices
+    return sp.csr_matrix((data, indices, indptr), shape=(count, X.shape[1] + extra))
