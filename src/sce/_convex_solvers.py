@@ -237,7 +237,7 @@ class _NewtonCGDirection:
         self.last_gap = None
         self.solved = True
         self.static_jacobi = None if obj.sparse else False  # False: not decided yet
-        self.dominant_rows = False  # whether CG uses obj.dominant_rows_preconditioner
+        self.dominant_rows = None  # whether CG uses obj.dominant_rows_preconditioner (None: undecided)
 
     def _dense_jacobi(self, curvature):
         """For dense X: the Hessian's diagonal at the first point when the scales of the
@@ -304,9 +304,12 @@ class _NewtonCGDirection:
         hessp = partial(obj.hessp, curvature)
         rows = jacobi is not None and obj.offers_dominant_rows()
         precond = None
-        if rows and self.dominant_rows:
+        if rows and self.dominant_rows is not False:
+            # on from the first solve when those rows hold most of the curvature
             with np.errstate(over="ignore", invalid="ignore"):  # (overflow: no preconditioner)
-                precond = obj.dominant_rows_preconditioner(curvature, jacobi, _ROWS_PRECOND)
+                precond = obj.dominant_rows_preconditioner(curvature, jacobi, _ROWS_PRECOND,
+                                                           _ROWS_MIN_SHARE if self.dominant_rows is None else 0.0)
+            self.dominant_rows = self.dominant_rows or precond is not None
         elif self.steps >= _QN_MIN_CG and len(self.pairs) > 1:
             precond = QuasiNewtonPreconditioner(self.pairs, jacobi)
         if precond is None:
@@ -347,9 +350,13 @@ _QN_MIN_CG = 8
 # fit's later solves start with it).  Hessian products of one solve at the optimum, Jacobi -> 256
 # rows (measured with 300): reuters_moneyfx C = 100: 112 -> 27, C = 1e4: 861 -> 39; w8a C = 1:
 # 45 -> 24, C = 100: 117 -> 47; a9a C = 1, 100: 90 -> 89, 81 -> 81.  Below the threshold the
-# factorization (a few ms) would cost more than the steps it saves.
+# factorization (a few ms) would cost more than the steps it saves.  A fit's first solve starts
+# with it when those rows hold at least _ROWS_MIN_SHARE of the loss's part of the Hessian's trace
+# (reuters_moneyfx at the optimum: 0.26 at C = 1, 0.56 at C = 22, 0.97 at C = 1e4; w8a 0.29-0.35
+# and a9a 0.02 at every C).
 _ROWS_PRECOND = 256
 _ROWS_MIN_CG = 30
+_ROWS_MIN_SHARE = 0.5
 # Dense X gets a Jacobi preconditioner when the 90th / 10th percentile ratio of its columns' mean
 # squares (or their median against the intercept's 1) exceeds this: columns scaled 1e-4 .. 1e4
 # (ratio ~1e13) left CG unable to resolve the small ones; standardized data has a ratio near 1,

@@ -52,7 +52,6 @@ class LocalSums:
         self.dtype = block.X.dtype
         self.n, self.d = block.X.shape
         self.rows, self.scale = rows, scale
-        self._row_sq_norms = None
 
     @property
     def nnz(self):
@@ -80,9 +79,8 @@ class LocalSums:
         return _blocks.block_curvature_floor(self.block, new, old)
 
     def dominant_rows(self, curvature, count, fit_intercept):
-        if self._row_sq_norms is None:  # (of the rows, which do not change)
-            self._row_sq_norms = _blocks.row_sq_norms(self.block.X)
-        return _blocks.block_dominant_rows(self.block, curvature, count, fit_intercept, self._row_sq_norms)
+        return _blocks.block_dominant_rows(self.block, curvature, count, fit_intercept,
+                                           self.subsamples.sq_norms(self.block.X))
 
     def check_finite(self):
         """scikit-learn's error for a NaN or an infinity in X."""
@@ -322,7 +320,7 @@ class LogisticObjective:
     def offers_dominant_rows(self):
         return not self.multinomial and self.sparse and hasattr(self.sums, "dominant_rows")
 
-    def dominant_rows_preconditioner(self, curvature, jacobi, count):
+    def dominant_rows_preconditioner(self, curvature, jacobi, count, min_share=0.0):
         """For binary CSR X held in this process, or None: M = diag(jacobi of the other rows) + Z'Z,
         Z the ``count`` rows with the most curvature (see _logistic_blocks.block_dominant_rows).
 
@@ -331,12 +329,14 @@ class LogisticObjective:
         misleads CG (reuters_moneyfx, C = 1e4: 861 CG steps with Jacobi, 154 without); M takes
         those rows exactly and the diagonal of the rest (39 steps).  Where the curvature is spread
         over all rows M is about Jacobi (a9a: 81-89 steps against 81-90).  jacobi: the Hessian's
-        diagonal at the curvature's point."""
+        diagonal at the curvature's point.  None also when the rows hold less than min_share of the
+        loss's part of the Hessian's trace."""
         if not self.offers_dominant_rows():
             return None
-        Z = self.sums.dominant_rows(curvature, count, self.fit_intercept) * np.sqrt(self.loss_scale)
-        if Z.shape[0] == 0:
+        Z, share = self.sums.dominant_rows(curvature, count, self.fit_intercept)
+        if Z.shape[0] == 0 or not share >= min_share:
             return None
+        Z = Z * np.sqrt(self.loss_scale)
         rest = jacobi - np.asarray(Z.multiply(Z).sum(axis=0)).ravel()
         penalty = self.penalty_diagonal()
         # the rest's diagonal, kept above the penalty (it is one, up to rounding) and positive
@@ -379,8 +379,9 @@ class RowSubsample:
 
 
 class SharedSubsamples:
-    """Copies of row subsets of one X, made once and shared by the objectives given this object
-    (the folds and path points of a cross-validation, which differ only in their weights)."""
+    """Copies of row subsets of one X, and its rows' squared norms, made once and shared by the
+    objectives given this object (the folds and path points of a cross-validation, which differ
+    only in their weights)."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -392,6 +393,14 @@ class SharedSubsamples:
         with self._lock:
             if key not in self._copies:
                 self._copies[key] = X[rows] if sp.issparse(X) else np.ascontiguousarray(X[rows])
+            return self._copies[key]
+
+    def sq_norms(self, X):
+        """The squared norms of CSR X's rows (see _logistic_blocks.row_sq_norms)."""
+        key = ("sq_norms", id(X))
+        with self._lock:
+            if key not in self._copies:
+                self._copies[key] = _blocks.row_sq_norms(X)
             return self._copies[key]
 
     def clear(self):
