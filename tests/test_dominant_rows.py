@@ -60,6 +60,9 @@ def test_dominant_rows_are_those_of_most_curvature(fit_intercept):
     # more rows asked for than have curvature: only those with some
     Z, share = block_dominant_rows(block, curvature, 500, fit_intercept, sq)
     assert Z.shape[0] == np.count_nonzero(curvature) and share == pytest.approx(1.0)
+    # 5 rows hold less than 0.9 of the trace: no Z
+    Z, share = block_dominant_rows(block, curvature, 5, fit_intercept, sq, min_share=0.9)
+    assert Z is None and 0 < share < 0.9
 
 
 def test_cg_from_a_start_solves_the_same_system():

@@ -175,15 +175,20 @@ def row_sq_norms(X):
     return np.diff(total[X.indptr])
 
 
-def block_dominant_rows(block, curvature, count, fit_intercept, sq_norms):
+def block_dominant_rows(block, curvature, count, fit_intercept, sq_norms, min_share=0.0):
     """Z = [sqrt(c_i) x_i, sqrt(c_i) (with an intercept)] for the at most ``count`` rows with the
     largest c_i ||[x_i, 1]||^2 (sq_norms: the ||x_i||^2, see row_sq_norms), c the binary curvature:
     the rows that carry most of the Hessian's trace (float64 CSR, rows with c_i = 0 never among
-    them); and their share of sum_i c_i ||[x_i, 1]||^2, the loss's part of that trace."""
+    them); and their share of sum_i c_i ||[x_i, 1]||^2, the loss's part of that trace.  Z is None
+    when that share is below min_share."""
     X = block.X
     share = curvature.astype(np.float64) * (sq_norms + (1.0 if fit_intercept else 0.0))
     count = min(count, int(np.count_nonzero(share > 0)))
     rows = np.sort(np.argpartition(-share, count - 1)[:count]) if count else np.zeros(0, dtype=np.intp)
+    total = float(share.sum())
+    fraction = float(share[rows].sum()) / total if total > 0 else 0.0
+    if not fraction >= min_share:
+        return None, fraction
     root = np.sqrt(curvature[rows].astype(np.float64))
     sub = X[rows]
     lengths = np.diff(sub.indptr)
@@ -197,6 +202,4 @@ def block_dominant_rows(block, curvature, count, fit_intercept, sq_norms):
         data[~coef], indices[~coef] = root, X.shape[1]
     data[coef] = sub.data * np.repeat(root, lengths)
     indices[coef] = sub.indices
-    total = float(share.sum())
-    return (sp.csr_matrix((data, indices, indptr), shape=(count, X.shape[1] + extra)),
-            float(share[rows].sum()) / total if total > 0 else 0.0)
+    return sp.csr_matrix((data, indices, indptr), shape=(count, X.shape[1] + extra)), fraction

@@ -78,9 +78,9 @@ class LocalSums:
     def curvature_floor(self, new, old):
         return _blocks.block_curvature_floor(self.block, new, old)
 
-    def dominant_rows(self, curvature, count, fit_intercept):
+    def dominant_rows(self, curvature, count, fit_intercept, min_share=0.0):
         return _blocks.block_dominant_rows(self.block, curvature, count, fit_intercept,
-                                           self.subsamples.sq_norms(self.block.X))
+                                           self.subsamples.sq_norms(self.block.X), min_share)
 
     def check_finite(self):
         """scikit-learn's error for a NaN or an infinity in X."""
@@ -333,13 +333,14 @@ class LogisticObjective:
         loss's part of the Hessian's trace."""
         if not self.offers_dominant_rows():
             return None
-        Z, share = self.sums.dominant_rows(curvature, count, self.fit_intercept)
-        if Z.shape[0] == 0 or not share >= min_share:
+        Z, _ = self.sums.dominant_rows(curvature, count, self.fit_intercept, min_share)
+        if Z is None or Z.shape[0] == 0:
             return None
         Z = Z * np.sqrt(self.loss_scale)
         rest = jacobi - np.asarray(Z.multiply(Z).sum(axis=0)).ravel()
         penalty = self.penalty_diagonal()
-        # the rest's diagonal, kept above the penalty (it is one, up to rounding) and positive
+        # the other rows' diagonal is the penalty plus non-negative terms: at least the penalty but
+        # for rounding in the subtraction, and kept positive where there is none (the intercept)
         base = np.maximum(rest, np.where(penalty > 0, penalty, np.max(jacobi) * 1e-12))
         precond = LowRankPreconditioner(base, Z)
         return precond if precond.ok else None
