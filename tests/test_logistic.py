@@ -489,8 +489,8 @@ def test_cg_keeps_a_bounded_number_of_pairs():
 def test_encode_labels_as_label_encoder(y):
     from sklearn.preprocessing import LabelEncoder
 
-    from sce.linear import _encode_labels
-    classes, y_enc = _encode_labels(y)
+    from sce._logistic_blocks import encode_labels
+    classes, y_enc = encode_labels(y)
     le = LabelEncoder().fit(y)
     assert classes.dtype == le.classes_.dtype
     np.testing.assert_array_equal(classes, le.classes_)

@@ -37,17 +37,8 @@ def chunk_raw_block(X, y, sw, dtype):
 def chunk_labels(y, sw):
     """The chunk's distinct labels (sorted) and each one's total sample weight (its row count
     without weights)."""
-    y, sw = np.asarray(y), np.asarray(sw, dtype=np.float64)
-    if y.dtype.kind in "iu" and y.size:
-        lo, hi = int(y.min()), int(y.max())
-        # Integer labels over a range not much wider than the chunk: counted by bincount in one pass
-        # rather than by sorting the chunk as np.unique does.
-        if hi - lo <= 2 * y.size and hi < 2**63:
-            offset = y.astype(np.int64, copy=False) - lo  # (int64: y - lo could wrap in y's own dtype)
-            present = np.flatnonzero(np.bincount(offset, minlength=hi - lo + 1))
-            return (present + lo).astype(y.dtype), np.bincount(offset, weights=sw, minlength=hi - lo + 1)[present]
-    values, index = np.unique(y, return_inverse=True)
-    return values, np.bincount(index.ravel(), weights=sw, minlength=len(values))
+    values, index = _blocks.encode_labels(np.asarray(y))
+    return values, np.bincount(index, weights=np.asarray(sw, dtype=np.float64), minlength=len(values))
 
 
 def _encoded_block(raw, classes, class_weight, n_classes):
@@ -57,7 +48,7 @@ def _encoded_block(raw, classes, class_weight, n_classes):
     sw = raw.sample_weight
     if class_weight is not None:
         sw = sw * class_weight[y_enc].astype(sw.dtype)
-    return _blocks.make_block(raw.X, y_enc if n_classes > 2 else (y_enc == 1), sw, n_classes)
+    return _blocks.make_block(raw.X, _blocks.kernel_targets(y_enc, n_classes), sw, n_classes)
 
 
 class _Summary(NamedTuple):

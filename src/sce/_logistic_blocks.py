@@ -12,11 +12,13 @@ int64 labels in [0, K).  Gradient-shaped sums are float64 vectors [X^T R as (K, 
 sum_i R_i (K)], R being the weighted residuals.  The curvature is, in X's dtype, s_i sigma_i
 (1 - sigma_i) of shape (n,) for K == 1 and the probabilities p_ik of shape (n, K) for K >= 2 (the
 Hessian weights s_i p_ik (delta_km - p_im) follow from them and the block's sample weights).
+Labels become targets by encode_labels and kernel_targets, for in-memory data and for Dask chunks alike.
 """
 from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.preprocessing import LabelEncoder
 
 from . import _core
 
@@ -39,6 +41,27 @@ def make_block(X, targets, sample_weight, n_classes):
         X = np.require(X, requirements=["C", "A"])
     targets = np.ascontiguousarray(targets, dtype=np.int64 if n_classes > 2 else X.dtype)
     return RowBlock(X, targets, np.ascontiguousarray(sample_weight, dtype=X.dtype))
+
+
+def encode_labels(y):
+    """(classes, y as indices into classes), as LabelEncoder; integer labels in a range of at most
+    about len(y) values are counted (O(n)) instead of sorted (np.unique's O(n log n))."""
+    small_int = y.dtype.kind == "i" or (y.dtype.kind == "u" and y.dtype.itemsize < 8)
+    if y.ndim == 1 and y.size and small_int:
+        lo, hi = int(y.min()), int(y.max())
+        if hi - lo <= max(y.size, 1024):
+            shifted = y.astype(np.int64) - lo
+            present = np.bincount(shifted) > 0
+            index = np.cumsum(present) - 1
+            return (np.flatnonzero(present) + lo).astype(y.dtype), index[shifted]
+    le = LabelEncoder()
+    y_enc = le.fit_transform(y)
+    return le.classes_, y_enc
+
+
+def kernel_targets(y_enc, n_classes):
+    """The objective's targets: class indices for more than two classes, else 0/1."""
+    return y_enc if n_classes > 2 else (y_enc == 1)
 
 
 def new_curvature(block, K):

@@ -7,7 +7,6 @@ import scipy.special
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.callback._callback_support import CallbackSupportMixin, callback_management_context
 from sklearn.linear_model._base import LinearClassifierMixin, SparseCoefMixin
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Hidden, Interval, Options, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
@@ -18,6 +17,7 @@ from . import _dask, _functional, _validation
 from ._callbacks import FitCallbacks
 from ._convex_solvers import solve
 from ._fit_state import restore_state_on_error
+from ._logistic_blocks import encode_labels, kernel_targets
 from ._logistic_objective import LogisticObjective
 from ._logistic_params import max_iter_message
 from ._logistic_params import resolve as resolve_penalty
@@ -32,22 +32,6 @@ from ._threads import running_fit
 _CHOLESKY_MAX_PARAMS = 10
 
 
-def _encode_labels(y):
-    """(classes, y as indices into classes), as LabelEncoder; integer labels in a range of at most
-    about len(y) values are counted (O(n)) instead of sorted (np.unique's O(n log n))."""
-    small_int = y.dtype.kind == "i" or (y.dtype.kind == "u" and y.dtype.itemsize < 8)
-    if y.ndim == 1 and y.size and small_int:
-        lo, hi = int(y.min()), int(y.max())
-        if hi - lo <= max(y.size, 1024):
-            shifted = y.astype(np.int64) - lo
-            present = np.bincount(shifted) > 0
-            index = np.cumsum(present) - 1
-            return (np.flatnonzero(present) + lo).astype(y.dtype), index[shifted]
-    le = LabelEncoder()
-    y_enc = le.fit_transform(y)
-    return le.classes_, y_enc
-
-
 def validated_fit_input(est, X, y, sample_weight, ensure_all_finite=False):
     """(X, y, y as indices into est.classes_, sample weights) validated as scikit-learn's
     LogisticRegression does (its errors for one class and for liblinear's limits); sets
@@ -57,7 +41,7 @@ def validated_fit_input(est, X, y, sample_weight, ensure_all_finite=False):
     X = canonical_csr(X)
     if not (y.ndim == 1 and y.dtype.kind in "biu"):  # integer labels are always classes
         check_classification_targets(y)
-    est.classes_, y_enc = _encode_labels(y)
+    est.classes_, y_enc = encode_labels(y)
     n_classes = len(est.classes_)
     if n_classes < 2:
         raise ValueError(
@@ -94,11 +78,6 @@ def warm_start_point(est, obj):
         if est.fit_intercept:
             x0[obj.n_coef:] = est.intercept_
     return x0
-
-
-def targets(y_enc, n_classes):
-    """The objective's targets: class indices for more than two classes, else 0/1."""
-    return y_enc if n_classes > 2 else (y_enc == 1)
 
 
 def solution(obj, x):
@@ -358,7 +337,7 @@ class LogisticClassifier(_validation.CachedParams, CallbackSupportMixin, LinearC
                                       sample_weight=sample_weight)
             sample_weight = sample_weight * cw[y_enc].astype(X.dtype)
 
-        obj = LogisticObjective(X, targets(y_enc, n_classes), sample_weight, self.C, self.fit_intercept,
+        obj = LogisticObjective(X, kernel_targets(y_enc, n_classes), sample_weight, self.C, self.fit_intercept,
                                 n_classes, self.n_threads, penalty)
         x0 = warm_start_point(self, obj)
         if solver != "proximal-newton":

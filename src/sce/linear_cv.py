@@ -27,10 +27,11 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.validation import _check_method_params
 
 from ._cv_attributes import fitted_path_attributes
+from ._logistic_blocks import kernel_targets
 from ._logistic_objective import SharedSubsamples
 from ._logistic_path import PathProblem, fit_path, fit_point, objective, run_paths, serial_blas_for_search
 from ._threads import effective_n_threads, running_fit
-from .linear import LogisticClassifier, solution, targets, validated_fit_input
+from .linear import LogisticClassifier, solution, validated_fit_input
 
 
 class LogisticClassifierCV(LogisticClassifier):
@@ -212,7 +213,7 @@ class LogisticClassifierCV(LogisticClassifier):
         folds = list(check_cv(self.cv, y, classifier=True).split(X, y, **routed.splitter.split))
         weights = weights * self._class_weights(y, weights)[y_enc].astype(X.dtype)
         n_classes = len(self.classes_)
-        problem = PathProblem(X, targets(y_enc, n_classes), weights, n_classes, self.fit_intercept,
+        problem = PathProblem(X, kernel_targets(y_enc, n_classes), weights, n_classes, self.fit_intercept,
                               self.intercept_scaling, self.solver, self.tol, self.max_iter, self.verbose,
                               self.n_threads, SharedSubsamples())
         Cs = np.logspace(-4, 4, self.Cs) if isinstance(self.Cs, Integral) else np.asarray(self.Cs, dtype=float)
