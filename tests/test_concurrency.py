@@ -131,3 +131,26 @@ def test_concurrent_default_fits_share_the_cores(monkeypatch):
         delayed(_fit_and_predict)(lambda: sce.LogisticClassifier(solver="lbfgs", n_threads=2), X, y)
         for _ in range(2))
     assert used["threads"] == {2 if _core.has_openmp() else 1}
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "newton-cholesky", "l1"])
+def test_blas_runs_on_one_thread_between_the_passes(monkeypatch, solver):
+    # BLAS workers left spinning after a solver's small dense products took the cores of the
+    # kernels' OpenMP workers (and theirs BLAS's): lbfgs on mushrooms-sized data ran 30 times slower.
+    if max(n for _, _, n in _blas_threads()) < 2 or effective_n_threads(None) < 2:
+        pytest.skip("BLAS or OpenMP on one thread here: nothing to limit")
+    from sce import _logistic_objective
+    seen = []
+    evaluate = _logistic_objective.LogisticObjective.evaluate
+
+    def recording(self, *args, **kwargs):
+        seen.append(max(n for _, _, n in _blas_threads()))
+        return evaluate(self, *args, **kwargs)
+
+    monkeypatch.setattr(_logistic_objective.LogisticObjective, "evaluate", recording)
+    X, y = make_classification(500, 80, random_state=0)  # 81 parameters: more than BLAS's serial-anyway size
+    params = {"l1_ratio": 1.0, "C": 0.1} if solver == "l1" else {"solver": solver}
+    before = _blas_threads()
+    sce.LogisticClassifier(max_iter=500, **params).fit(X, y)
+    assert seen and set(seen) == {1}
+    assert _blas_threads() == before

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sce import _convex_solvers
+from sce import _newton_cg
 from sce._conjugate_gradients import LowRankPreconditioner, cg
 from sce._convex_solvers import solve
 from sce._logistic_blocks import RowBlock, block_dominant_rows, row_sq_norms
@@ -103,8 +103,8 @@ def test_newton_cg_with_dominant_rows_converges_with_fewer_products(C, monkeypat
     f_star = solve("lbfgs", _objective(X, y, C), np.zeros(X.shape[1] + 1), 1e-12, 20000).f
     runs = {}
     for switch in (30, 10 ** 9):  # the default, and never
-        monkeypatch.setattr(_convex_solvers, "_ROWS_MIN_CG", switch)
-        monkeypatch.setattr(_convex_solvers, "_ROWS_MIN_SHARE", 0.5 if switch == 30 else np.inf)
+        monkeypatch.setattr(_newton_cg, "_ROWS_MIN_CG", switch)
+        monkeypatch.setattr(_newton_cg, "_ROWS_MIN_SHARE", 0.5 if switch == 30 else np.inf)
         obj = _objective(X, y, C)
         products = _counting(obj)
         res = solve("newton-cg", obj, np.zeros(obj.size), 1e-4, 100)

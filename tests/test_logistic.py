@@ -579,7 +579,8 @@ def test_newton_cg_subsampled_hessian(n_classes, hidden_rows):
     """With n >> parameters newton-cg steps with the Hessian of every 8th row: only loss_grad reads
     all of X.  When those rows miss curvature it turns to the exact Hessian.  Either way it reaches
     the exact Newton solution's objective to tol**2."""
-    from sce._convex_solvers import newton_cg, newton_cholesky
+    from sce._convex_solvers import newton_cholesky
+    from sce._newton_cg import newton_cg
     X, y, sw = _tall_problem(n_classes, hidden_rows)
     k = 3 if n_classes > 2 else 1
     exact = newton_cholesky(LogisticObjective(X, y, sw, 1.0, True, n_classes, 2), np.zeros(k * 9),

@@ -1,4 +1,4 @@
-"""Preconditioned conjugate gradients for the Newton systems H p = -g of sce._convex_solvers, and the
+"""Preconditioned conjugate gradients for the Newton systems H p = -g of sce._newton_cg, and the
 quasi-Newton preconditioner built from the (d, H d) pairs of an earlier solve."""
 import numpy as np
 import scipy.linalg

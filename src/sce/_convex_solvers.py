@@ -1,6 +1,7 @@
-"""Solvers for the smooth convex objectives of sce._logistic_objective: Newton-CG, Newton-Cholesky and
-L-BFGS, with the line search, the CG solve and its preconditioners.  They only call the objective:
-evaluate(x) -> (f, gradient, curvature), and hessp / hess / hess_diag at a curvature it returned.
+"""Solvers for the smooth convex objectives of sce._logistic_objective: the Newton loop with its line
+search and stopping rule, Newton-Cholesky and L-BFGS (Newton-CG's directions are in sce._newton_cg).
+They only call the objective: evaluate(x) -> (f, gradient, curvature), and hessp / hess / hess_diag
+at a curvature it returned.
 
 Stopping rules (scale-free, the same meaning of ``tol`` for every solver: a relative objective gap
 of about tol**2, i.e. 1e-8 for the default tol = 1e-4):
@@ -16,14 +17,12 @@ of about tol**2, i.e. 1e-8 for the default tol = 1e-4):
 """
 import time
 import warnings
-from functools import partial
 
 import numpy as np
 import scipy.linalg
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
-from ._conjugate_gradients import QuasiNewtonPreconditioner, cg
 from ._core import check_signals
 from ._threads import serial_blas_for
 
@@ -193,177 +192,6 @@ def _newton(obj, x0, tol, max_iter, verbose, direction, name, on_iteration=None)
 _F_ROUNDING = 64
 
 
-def newton_cg(obj, x0, tol, max_iter, verbose=0, on_iteration=None):
-    """Truncated Newton: CG on the Hessian-vector products, with forcing term
-    min(0.5, sqrt(r), max(10 r, tol, 1e-3)), r = max|g| / max|grad f(0)| (superlinear convergence,
-    few CG steps far from the optimum, final steps accurate enough for the stopping rule).  See _NewtonCGDirection for
-    the Hessian used and the preconditioners."""
-    with serial_blas_for(obj.size):  # the preconditioner's small products, between the threaded passes
-        return _newton(obj, x0, tol, max_iter, verbose, _NewtonCGDirection(obj, tol), "newton-cg",
-                       on_iteration)
-
-
-class _NewtonCGDirection:
-    """Newton-CG steps.
-
-    Hessian: with many more rows than parameters (dense X, n >= _SUB_MIN_STEP _SUB_ROWS size), CG
-    runs on the Hessian of every k-th row (_SUB_MIN_STEP <= k <= _SUB_MAX_STEP, at least _SUB_ROWS
-    rows per parameter; their copy is at most a quarter of X), scaled
-    to the whole: each CG step then costs 1/k of a pass, and the steps converge linearly at a
-    rate set by how well those rows represent the curvature (Byrd, Chin, Neveitt and Nocedal,
-    2011).  Such a step is "approximate": it must be accepted at full length, and the solver turns
-    to the exact Hessian for good when it is not (curvature concentrated in rows the subsample
-    misses) or when the Newton decrement stops shrinking fast (_SUB_MIN_RATE) near the optimum.
-
-    Preconditioner: the Jacobi diagonal when the objective offers one (CSR X, at every step); for
-    dense X, the diagonal at the starting point, kept for the whole fit, when the columns' scales
-    spread widely (_JACOBI_MIN_SPREAD); and once a CG solve took _QN_MIN_CG steps or more (an
-    ill-conditioned Hessian that changes slowly from step to step), the quasi-Newton
-    preconditioner of that solve's (d, H d) pairs over it for the next one.
-
-    ``solved`` tells whether the last CG solve met its residual test (see sce._conjugate_gradients.cg); only then does
-    its decrement estimate stop the solver."""
-
-    def __init__(self, obj, tol):
-        self.obj, self.tol = obj, tol
-        # at most 2 n_pairs pairs of vectors are held during a solve: 64 MB at most
-        n_pairs = min(_QN_PAIRS, (1 << 21) // max(obj.size, 1))
-        self.n_pairs = n_pairs if n_pairs >= 2 else 0
-        self.pairs, self.steps = [], 0
-        most = obj.n // (_SUB_ROWS * max(obj.size, 1))  # the largest step that keeps _SUB_ROWS
-        k = 0 if obj.sparse else min(_SUB_MAX_STEP, most)
-        self.sub = obj.row_subsample(k, most) if k >= _SUB_MIN_STEP else None
-        self.approximate = self.sub is not None
-        self.last_gap = None
-        self.solved = True
-        self.static_jacobi = None if obj.sparse else False  # False: not decided yet
-        self.dominant_rows = None  # whether CG uses obj.dominant_rows_preconditioner (None: undecided)
-
-    def _dense_jacobi(self, curvature):
-        """For dense X: the Hessian's diagonal at the first point when the scales of the
-        parameters differ widely, else None.  Widely: the columns' mean squares over a sample of
-        at most ~512 rows spread over more than _JACOBI_MIN_SPREAD between their 10th and 90th
-        percentiles, or their median is that far from 1 (the intercepts' column; X scaled by
-        1e150).  Only then is the diagonal computed (from the row subsample when there is one,
-        else one pass over X); an overflow gives a non-finite diagonal, which makes the directions
-        non-finite."""
-        if self.static_jacobi is False:
-            obj = self.obj
-            self.static_jacobi = None
-            rows = obj.sample_rows(512)
-            with np.errstate(over="ignore", invalid="ignore"):
-                mean_sq = np.einsum("ij,ij->j", rows, rows) / max(len(rows), 1)
-            positive = mean_sq[mean_sq > 0]
-            spread = 1.0
-            if not np.isfinite(mean_sq).all():
-                spread = np.inf
-            elif positive.size:
-                lo, mid, hi = np.percentile(positive, [10, 50, 90])
-                spread = max(hi / lo, mid, 1.0 / mid) if obj.fit_intercept else hi / lo
-            if spread > _JACOBI_MIN_SPREAD:
-                with np.errstate(over="ignore", invalid="ignore"):
-                    if self.sub is None:
-                        diag = obj.hess_diag(curvature)
-                    else:
-                        diag = self.sub.objective.hess_diag(self.sub.curvature(curvature))
-                self.static_jacobi = np.where(diag > 0, diag, 1.0)
-        return self.static_jacobi
-
-    def __call__(self, f, g, curvature, mon):
-        obj = self.obj
-        gn = float(np.max(np.abs(g)))
-        r = gn / mon.g_ref if mon.g_ref > 0 else 1.0
-        rtol = min(0.5, np.sqrt(r), max(10.0 * r, self.tol, _CG_RTOL_MIN))
-        max_cg = max(20, min(obj.size, 500))
-        status = {}
-        static = None if obj.sparse else self._dense_jacobi(curvature)
-        if static is not None and not np.isfinite(static).all():
-            self.solved = False
-            return np.full_like(g, np.nan)
-        if self.approximate:
-            sub_curvature = self.sub.curvature(curvature)
-            p, _, _ = cg(partial(self.sub.objective.hessp, sub_curvature), g, rtol, max_cg,
-                          precond=(lambda r: r / static) if static is not None else None,
-                          status=status)
-            self.solved = status["solved"]
-            gap = -0.5 * float(g @ p)
-            last, self.last_gap = self.last_gap, gap
-            if last is None or gap <= _SUB_MIN_RATE * last or (gap <= last and last > 1e-2 * abs(f)):
-                return p
-            # a growing decrement (curvature the rows missed), or slow linear convergence near the
-            # optimum: the exact Hessian from here on
-            self.approximate = False
-        if obj.sparse:
-            with np.errstate(over="ignore", invalid="ignore"):
-                jacobi = obj.cg_preconditioner(curvature)
-            if jacobi is not None and not np.isfinite(jacobi).all():  # the Hessian overflows
-                self.solved = False
-                return np.full_like(g, np.nan)
-        else:
-            jacobi = static
-        hessp = partial(obj.hessp, curvature)
-        rows = jacobi is not None and obj.offers_dominant_rows()
-        precond = None
-        if rows and self.dominant_rows is not False:
-            # on from the first solve when those rows hold most of the curvature
-            with np.errstate(over="ignore", invalid="ignore"):  # (overflow: no preconditioner)
-                precond = obj.dominant_rows_preconditioner(curvature, jacobi, _ROWS_PRECOND,
-                                                           _ROWS_MIN_SHARE if self.dominant_rows is None else 0.0)
-            self.dominant_rows = self.dominant_rows or precond is not None
-        elif self.steps >= _QN_MIN_CG and len(self.pairs) > 1:
-            precond = QuasiNewtonPreconditioner(self.pairs, jacobi)
-        if precond is None:
-            precond = (lambda r: r / jacobi) if jacobi is not None else None
-        first = min(max_cg, _ROWS_MIN_CG) if rows and not self.dominant_rows else max_cg
-        p, self.steps, self.pairs = cg(hessp, g, rtol, first, precond=precond, n_pairs=self.n_pairs, status=status)
-        if not status["solved"] and first < max_cg and np.isfinite(p).all():
-            # a slow solve: on with the rows of most curvature taken exactly, here and in the
-            # later steps of this fit
-            self.dominant_rows = True
-            with np.errstate(over="ignore", invalid="ignore"):
-                precond = obj.dominant_rows_preconditioner(curvature, jacobi, _ROWS_PRECOND) or precond
-            p, more, _ = cg(hessp, g, rtol, max_cg - self.steps, precond=precond, status=status, x0=p)
-            self.steps += more
-        self.solved = status["solved"]
-        return p
-
-
-# The forcing term's floor: solving H p = -g to a relative residual of 1e-3 leaves -g'p / 2 within
-# 1e-6 of the Newton decrement and still shrinks the gap about 1e6-fold per step near the optimum, so
-# the stopping rule and the last step lose nothing; the tighter solves that tol = 1e-4 asked for only
-# spent Hessian products, most of all on float32 data, whose products CG resolves less well.
-_CG_RTOL_MIN = 1e-3
-# Subsampled Hessian of newton_cg: rows per parameter at least, smallest and largest row step, and
-# the factor by which the Newton decrement must shrink per approximate step once it is below 1e-2 |f|.
-_SUB_ROWS = 64
-_SUB_MIN_STEP = 4
-_SUB_MAX_STEP = 8
-_SUB_MIN_RATE = 0.25
-# Quasi-Newton preconditioner of newton_cg: pairs kept from a CG solve, and the CG steps from which
-# on it is used.  Measured (H-products to tol = 1e-2, without -> with): fashion_mnist 10k f32
-# 796 -> 531, f64 558 -> 416; a9a 204 -> 115; w8a 70 -> 61; ijcnn1 46 -> 39; reuters 36 -> 30.
-# Used from the first solve on, it misled the early, fast-changing Newton steps of w8a (93).
-_QN_PAIRS = 20
-_QN_MIN_CG = 8
-# Dominant-rows preconditioner of newton_cg (LogisticObjective.dominant_rows_preconditioner): the
-# rows it takes exactly, and the CG steps after which an unsolved Jacobi solve turns to it (and the
-# fit's later solves start with it).  Hessian products of one solve at the optimum, Jacobi -> 256
-# rows (measured with 300): reuters_moneyfx C = 100: 112 -> 27, C = 1e4: 861 -> 39; w8a C = 1:
-# 45 -> 24, C = 100: 117 -> 47; a9a C = 1, 100: 90 -> 89, 81 -> 81.  Below the threshold the
-# factorization (a few ms) would cost more than the steps it saves.  A fit's first solve starts
-# with it when those rows hold at least _ROWS_MIN_SHARE of the loss's part of the Hessian's trace
-# (reuters_moneyfx at the optimum: 0.26 at C = 1, 0.56 at C = 22, 0.97 at C = 1e4; w8a 0.29-0.35
-# and a9a 0.02 at every C).
-_ROWS_PRECOND = 256
-_ROWS_MIN_CG = 30
-_ROWS_MIN_SHARE = 0.5
-# Dense X gets a Jacobi preconditioner when the 90th / 10th percentile ratio of its columns' mean
-# squares (or their median against the intercept's 1) exceeds this: columns scaled 1e-4 .. 1e4
-# (ratio ~1e13) left CG unable to resolve the small ones; standardized data has a ratio near 1,
-# fashion_mnist's pixels / 255 about 50.
-_JACOBI_MIN_SPREAD = 1e4
-
-
 # Newton-Cholesky runs its BLAS calls (the Hessian's blocks, the factorization) on one thread up to
 # this many parameters.  Between those calls the OpenMP workers of the passes over X are still
 # spinning, and waking BLAS workers next to them costs more than a small factorization gains from
@@ -432,7 +260,15 @@ def _newton_cholesky(obj, x0, tol, max_iter, verbose, on_iteration, start_hessia
 
 
 def lbfgs(obj, x0, tol, max_iter, verbose=0, on_iteration=None):
-    """scipy's L-BFGS-B with the fused loss + gradient, stopped by the shared rule."""
+    """scipy's L-BFGS-B with the fused loss + gradient, stopped by the shared rule.  BLAS on one
+    thread meanwhile: L-BFGS-B's own vector operations call it between the threaded passes, and
+    BLAS workers left spinning there took the cores of the passes' OpenMP workers and theirs
+    BLAS's (mushrooms, 113 parameters: 0.6 s where 18 ms with one BLAS thread)."""
+    with serial_blas_for(obj.size):
+        return _lbfgs(obj, x0, tol, max_iter, verbose, on_iteration)
+
+
+def _lbfgs(obj, x0, tol, max_iter, verbose, on_iteration):
     x0 = np.array(x0, dtype=np.float64)
     f0, g0 = obj.loss_grad(x0)
     _check_finite_start(f0, g0)
@@ -466,7 +302,7 @@ def lbfgs(obj, x0, tol, max_iter, verbose=0, on_iteration=None):
                         float(np.max(np.abs(g))) if g.size else 0.0, stop_reason)
 
 
-SOLVERS = {"newton-cg": newton_cg, "newton-cholesky": newton_cholesky, "lbfgs": lbfgs}
+SOLVERS = {"newton-cholesky": newton_cholesky, "lbfgs": lbfgs}
 
 
 def solve(name, obj, x0, tol, max_iter, verbose=0, max_iter_message=None, on_iteration=None,
@@ -475,8 +311,10 @@ def solve(name, obj, x0, tol, max_iter, verbose=0, max_iter_message=None, on_ite
     reaching max_iter the text max_iter_message(result) when given (scikit-learn's wording for the
     solver name the user chose).  on_iteration(x), when given, is called after each iteration.
     start_hessian: see newton_cholesky (the other solvers have no use for it)."""
-    if name == "proximal-newton":  # the L1 / elastic-net solver builds on this module
+    if name == "proximal-newton":  # the L1 / elastic-net and newton-cg solvers build on this module
         from ._proximal_newton import proximal_newton as run
+    elif name == "newton-cg":
+        from ._newton_cg import newton_cg as run
     else:
         run = SOLVERS[name]
     if start_hessian is not None and run is newton_cholesky:
