@@ -129,7 +129,7 @@ def fit(est, X, y, sample_weight=None):
     parts = [tuple(_held(v, client) for v in part) for part in zip(X_parts, y_parts, sw_parts)]
     sums = DaskSums.over_chunks(client, parts, dtype, est.n_threads)
     del parts
-    labels = sums.labels()
+    labels = sums.labels(with_max=est.solver == "liblinear")
     classes = _union(*[values for values, _ in labels])
     n_classes = _check_classes(est, classes)
     class_weight = None
@@ -141,7 +141,7 @@ def fit(est, X, y, sample_weight=None):
         # the counts as the weights of one sample per class: scikit-learn's own arithmetic
         class_weight = compute_class_weight(est.class_weight, classes=classes, y=classes,
                                             sample_weight=counts if est.class_weight == "balanced" else None)
-    sums.encode(classes, class_weight, with_max=est.solver == "liblinear")
+    sums.encode(classes, class_weight)
     summaries = sums.summaries
     if len({s.sparse for s in summaries}) > 1:
         raise ValueError("X's chunks must be all dense or all sparse")

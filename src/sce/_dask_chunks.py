@@ -221,14 +221,20 @@ class GroupHost:
         # and a new one faults its pages in again, at every pass
         self.spare = []
 
-    def labels(self):
-        """Of each chunk, its distinct labels and their weights (see chunk_labels)."""
-        return [chunk_labels(block.targets, block.sample_weight) for block in self.blocks]
+    def labels(self, with_max):
+        """Of each chunk: its distinct labels, their weights (see chunk_labels) and its summary
+        before class weights."""
+        return [chunk_labels(block.targets, block.sample_weight) + (chunk_summary(block, with_max),)
+                for block in self.blocks]
 
-    def encode(self, classes, class_weight, with_max):
-        """Encode the chunks' labels by the classes, apply the class weights; the chunks' summaries."""
+    def encode(self, classes, class_weight):
+        """Encode the chunks' labels by the classes and apply the class weights."""
         self.blocks = [_encoded_block(raw, classes, class_weight, len(classes)) for raw in self.blocks]
-        return [chunk_summary(block, with_max) for block in self.blocks]
+
+    def in_turn(self, first, then):
+        """Two calls in one round trip, first = (method name, args) and then then: then's result."""
+        getattr(self, first[0])(*first[1])
+        return getattr(self, then[0])(*then[1])
 
     def _release(self, keys):
         for key in keys:

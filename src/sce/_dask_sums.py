@@ -61,6 +61,7 @@ class DaskSums:
     def __init__(self, client, groups, n_threads):
         self.client, self.groups, self.n_threads, self.traffic = client, groups, n_threads, Traffic()
         self.client_sub, self.client_rows = None, None  # a subsample held by the client, its rows
+        self._encoding = None  # the encoding the hosts apply at the next call (see encode)
         self._keys = itertools.count()  # of the evaluations the hosts keep
         self._released, self._lock = [], threading.Lock()  # keys of curvatures no longer referenced
 
@@ -109,14 +110,26 @@ class DaskSums:
         groups = [(w, chunks, host.result()) for (w, chunks), host in zip(by_worker, hosts)]
         return cls(client, groups, n_threads)
 
-    def labels(self):
-        """Of each chunk in order, its distinct labels and their weights (see chunk_labels)."""
-        return self._in_chunk_order(self._wait(self._call("labels")))
+    def labels(self, with_max):
+        """Of each chunk in order, its distinct labels and their weights (see chunk_labels); with_max:
+        the chunks' summaries have X's maximum."""
+        self._raw_labels = self._in_chunk_order(self._wait(self._call("labels", with_max)))
+        return [(values, weights) for values, weights, _ in self._raw_labels]
 
-    def encode(self, classes, class_weight, with_max):
-        """The hosts encode their chunks' labels and apply the class weights (GroupHost.encode); the
-        chunks' summaries describe the data from here on.  The traffic counted from here is the fit's."""
-        self._describe(self._in_chunk_order(self._wait(self._call("encode", classes, class_weight, with_max))))
+    def encode(self, classes, class_weight):
+        """The hosts encode their chunks' labels and apply the class weights (GroupHost.encode) at the
+        start of the next call, which saves that step a round trip of its own.  The chunks'
+        summaries describe the data from here on, their weights with the class weights (from the
+        labels' weights).  The traffic counted from here is the fit's."""
+        summaries = []
+        for values, weights, summary in self._raw_labels:
+            if class_weight is not None:
+                cw = np.asarray(class_weight, dtype=np.float64)[np.searchsorted(classes, values)]
+                summary = summary._replace(weight=float(weights @ cw),
+                                           unit_weights=summary.unit_weights and bool((cw == 1).all()))
+            summaries.append(summary)
+        self._describe(summaries)
+        self._encoding = ("encode", (classes, class_weight))
         self.traffic = Traffic()
 
     def _per_group(self, per_chunk):
@@ -129,9 +142,14 @@ class DaskSums:
         return keys
 
     def _call(self, method, *args, per_group=(), sent=0):
-        """host.method(*args, *per_group[g]) on every group's host: their futures."""
-        futures = [getattr(host, method)(*args, *(extra[g] for extra in per_group))
-                   for g, (_, _, host) in enumerate(self.groups)]
+        """host.method(*args, *per_group[g]) on every group's host: their futures.  The first call
+        after encode runs the encoding first (GroupHost.in_turn)."""
+        encoding, self._encoding = self._encoding, None
+        futures = []
+        for g, (_, _, host) in enumerate(self.groups):
+            call_args = args + tuple(extra[g] for extra in per_group)
+            futures.append(getattr(host, method)(*call_args) if encoding is None
+                           else host.in_turn(encoding, (method, call_args)))
         self.traffic.tasks += len(futures)
         self.traffic.bytes += sent * len(futures)
         return futures
