@@ -374,3 +374,34 @@ def test_chunk_labels_equal_unique(y):
     assert values.dtype == expected.dtype
     np.testing.assert_array_equal(values, expected)
     np.testing.assert_array_equal(weights, [sw[index == k].sum() for k in range(len(expected))])
+
+
+def _host_summaries(block):
+    from sce._dask_chunks import chunk_summary
+    return chunk_summary(block)
+
+
+@pytest.mark.parametrize("class_weight", [None, {0: 1.0, 1: 1.0, 2: 1.0}, {0: 2.0, 1: 0.5, 2: 1.0}])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_summaries_before_encoding_describe_the_encoded_chunks(client, class_weight, weighted):
+    """The client derives the chunks' weights with class weights from their labels' weights, before
+    the hosts encode their chunks (at the next call): they equal the encoded chunks' own."""
+    from sce._dask import _held
+    from sce._dask_sums import DaskSums
+    X, y = _data(3, seed=3)
+    sw = np.random.default_rng(1).uniform(0.5, 2.0, len(y)) if weighted else None
+    Xd, yd = _chunked(X), da.from_array(y, chunks=500)
+    parts = [(_held(x, client), _held(t, client), None if sw is None else _held(w, client))
+             for x, t, w in zip(Xd.to_delayed().ravel(), yd.to_delayed().ravel(),
+                                [None] * 3 if sw is None else da.from_array(sw, chunks=500).to_delayed().ravel())]
+    sums = DaskSums.over_chunks(client, parts, np.dtype(np.float64), 1)
+    sums.labels(with_max=False)
+    classes = np.arange(3)
+    cw = None if class_weight is None else np.array([class_weight[k] for k in classes])
+    sums.encode(classes, cw)
+    derived = sums.summaries
+    on_hosts = sums._in_chunk_order(sums._wait(sums._call("items", _host_summaries, ())))
+    assert [s.n for s in on_hosts] == [500] * 3
+    for mine, theirs in zip(derived, on_hosts):
+        assert mine.weight == pytest.approx(theirs.weight, rel=1e-14)
+        assert mine.unit_weights == theirs.unit_weights == (not weighted and (cw is None or (cw == 1).all()))
