@@ -1,12 +1,13 @@
 """Newton-Cholesky reusing a Hessian it has: the stop from the last factored Hessian, and the
-start of a regularization path's next point from the quadratic model of the last one."""
+start of a regularization path's next point from the quadratic model of the last one (or, for a
+solver that leaves no Hessian, from the secant through the last two)."""
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 
 from sce._convex_solvers import solve
 from sce._logistic_objective import LogisticObjective
-from sce._logistic_path import null_model, predicted_start
+from sce._logistic_path import null_model, predicted_start, secant_start, value_at
 
 
 def _objective(C, n_redundant=0):
@@ -94,6 +95,38 @@ def test_no_model_without_a_hessian():
     res = solve("newton-cg", obj, np.zeros(obj.size), 1e-4, 100)
     z, model = predicted_start(obj, res, next_obj)
     assert model is None and z is res.x
+
+
+def _separable_objective(C):
+    X, y = make_classification(600, 30, n_informative=20, class_sep=3.0, flip_y=0.0, random_state=0)
+    return LogisticObjective(X, y.astype(np.float64), np.ones(len(y)), C, True, 2, None)
+
+
+@pytest.mark.parametrize("Cs", [(10.0, 80.0, 640.0), (1e-3, 8e-3, 64e-3)])
+def test_secant_start_is_never_worse_than_the_last_solution(Cs, monkeypatch):
+    """Nearly separable data at large C: the solution grows along the same direction, and the
+    secant start is nearer the next optimum than the last solution; at small C, wherever it
+    lands, the start is the lower of the two.  The last solution's value under the next objective
+    comes without a pass over X: it equals the objective's own."""
+    objs = [_separable_objective(C) for C in Cs]
+    fits = [solve("newton-cg", obj, np.zeros(obj.size), 1e-8, 100) for obj in objs[:2]]
+    f_star = solve("newton-cg", _separable_objective(Cs[2]), np.zeros(objs[2].size), 1e-10, 100).f
+    values = []
+    loss_grad = objs[2].loss_grad
+
+    def recorded(x):
+        values.append((x, loss_grad(x)[0]))
+        return loss_grad(x)
+    monkeypatch.setattr(objs[2], "loss_grad", recorded)
+    z = secant_start((Cs[0], fits[0].x), (Cs[1], (objs[1], fits[1])), objs[2], Cs[2])
+    assert len(values) == 1  # the candidate only
+    f_last = loss_grad(fits[1].x)[0]
+    f_z = loss_grad(z)[0]
+    assert f_z <= f_last
+    if Cs[0] == 10.0:
+        assert z is not fits[1].x and (f_z - f_star) <= 0.5 * (f_last - f_star)
+    # the last solution's value without a pass
+    assert value_at(objs[1], fits[1], objs[2]) == pytest.approx(f_last, rel=1e-13)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])

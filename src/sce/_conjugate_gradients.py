@@ -4,6 +4,8 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
+from ._logistic_blocks import weighted_gram
+
 
 def cg(hessp, g, rtol, max_iter, precond=None, n_pairs=0, status=None, x0=None):
     """Preconditioned conjugate gradients for H p = -g, stopped when the residual r = H p + g has
@@ -114,9 +116,11 @@ class LowRankPreconditioner:
         self.inv = 1.0 / base
         self.Z = sp.csr_matrix(Z) if sp.issparse(Z) else np.asarray(Z)
         self.Zt = self.Z.T.tocsr() if sp.issparse(Z) else self.Z.T
-        ZB = self.Z.multiply(self.inv[None, :]) if sp.issparse(Z) else self.Z * self.inv
-        K = ZB @ self.Z.T
-        K = K.toarray() if sp.issparse(K) else np.asarray(K)
+        if sp.issparse(Z):  # Z B^-1 Z' as the Gram matrix of Z' (a sum over its rows), by the Gram kernel
+            self.Zt.sum_duplicates()
+            K = weighted_gram(self.Zt, self.inv, False)
+        else:
+            K = (self.Z * self.inv) @ self.Z.T
         K[np.diag_indices_from(K)] += 1.0
         # I + a positive semi-definite matrix: only NaN or an overflow fail (the caller then goes on
         # without this preconditioner); LAPACK does not look for them
