@@ -6,9 +6,9 @@ import scipy.sparse as sp
 
 from sce import _newton_cg
 from sce._conjugate_gradients import LowRankPreconditioner, cg
-from sce._convex_solvers import solve
 from sce._logistic_blocks import RowBlock, block_dominant_rows, row_sq_norms
 from sce._logistic_objective import LogisticObjective
+from sce._solve import solve
 
 
 def _text_like(n=600, d=3000, seed=0):

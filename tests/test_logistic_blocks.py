@@ -128,7 +128,7 @@ def test_objective_holds_no_curvature_state():
 def test_no_pass_restores_state(solver):
     """A warm-started fit evaluates its start, the zero vector (the gradient reference) and one
     point per line-search trial; no pass goes back to an earlier point."""
-    from sce._convex_solvers import solve
+    from sce._solve import solve
     X, targets, sw, *_ = _data(2, False)
     obj = LogisticObjective(X, targets, sw, 1.0, True, 2, 1)
     seen = []

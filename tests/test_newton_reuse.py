@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 
-from sce._convex_solvers import solve
 from sce._logistic_objective import LogisticObjective
 from sce._logistic_path import null_model, predicted_start, secant_start, value_at
+from sce._solve import solve
 
 
 def _objective(C, n_redundant=0):

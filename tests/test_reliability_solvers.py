@@ -8,8 +8,8 @@ from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 
 from sce import LogisticClassifier
-from sce._convex_solvers import solve
 from sce._logistic_objective import LogisticObjective
+from sce._solve import solve
 
 
 def _three_classes():

@@ -16,12 +16,10 @@ of about tol**2, i.e. 1e-8 for the default tol = 1e-4):
   parameter vector.
 """
 import time
-import warnings
 
 import numpy as np
 import scipy.linalg
 import scipy.optimize
-from sklearn.exceptions import ConvergenceWarning
 
 from ._core import check_signals
 from ._threads import serial_blas_for
@@ -300,38 +298,3 @@ def _lbfgs(obj, x0, tol, max_iter, verbose, on_iteration):
         stop_reason = f"scipy's L-BFGS-B stopped: {res.message}"
     return SolverResult(res.x, f, min(int(res.nit), max_iter), converged,
                         float(np.max(np.abs(g))) if g.size else 0.0, stop_reason)
-
-
-SOLVERS = {"newton-cholesky": newton_cholesky, "lbfgs": lbfgs}
-
-
-def solve(name, obj, x0, tol, max_iter, verbose=0, max_iter_message=None, on_iteration=None,
-          start_hessian=None):
-    """Run the solver ``name``; a ConvergenceWarning when it did not converge, saying why, or for
-    reaching max_iter the text max_iter_message(result) when given (scikit-learn's wording for the
-    solver name the user chose).  on_iteration(x), when given, is called after each iteration.
-    start_hessian: see newton_cholesky (the other solvers have no use for it)."""
-    if name == "proximal-newton":  # the L1 / elastic-net and newton-cg solvers build on this module
-        from ._proximal_newton import proximal_newton as run
-    elif name == "newton-cg":
-        from ._newton_cg import newton_cg as run
-    else:
-        run = SOLVERS[name]
-    if start_hessian is not None and run is newton_cholesky:
-        res = run(obj, x0, tol, max_iter, verbose, on_iteration, start_hessian)
-    else:
-        res = run(obj, x0, tol, max_iter, verbose, on_iteration)
-    if res.stop_reason is not None:
-        warnings.warn(
-            f"{name} stopped after {res.n_iter} iteration(s) without converging: "
-            f"{res.stop_reason} (|grad|_inf = {res.grad_norm:.3g}).",
-            ConvergenceWarning, stacklevel=3,
-        )
-    elif not res.converged:
-        message = max_iter_message(res) if max_iter_message is not None else None
-        warnings.warn(
-            message or f"{name} did not converge in max_iter={max_iter} iterations (|grad|_inf = "
-            f"{res.grad_norm:.3g}); increase max_iter or scale the data.",
-            ConvergenceWarning, stacklevel=3,
-        )
-    return res

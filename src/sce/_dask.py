@@ -20,6 +20,7 @@ from sklearn.utils.validation import _check_feature_names, check_is_fitted
 
 from . import _logistic_objective as _lo
 from ._dask_sums import DaskSums
+from ._logistic_fit import fit_with_callbacks, warm_start_point
 
 
 def is_dask_collection(X):
@@ -151,8 +152,6 @@ def fit(est, X, y, sample_weight=None):
     est.n_features_in_ = int(X.shape[1])
     est.classes_ = classes
     obj = _lo.LogisticObjective.over(sums, est.C, est.fit_intercept, n_classes, penalty)
-    from .linear import fit_with_callbacks, warm_start_point  # linear imports this module for dask input
-
     x0 = warm_start_point(est, obj)
     if solver != "proximal-newton":
         solver = est._choose_solver(solver, obj)

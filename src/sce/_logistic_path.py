@@ -16,9 +16,10 @@ from typing import NamedTuple
 import numpy as np
 import scipy.linalg
 
-from ._convex_solvers import SERIAL_BLAS_MAX_PARAMS, solve
+from ._convex_solvers import SERIAL_BLAS_MAX_PARAMS
 from ._logistic_objective import LogisticObjective, SharedSubsamples
 from ._logistic_params import max_iter_message, penalty_of, smooth_solver
+from ._solve import solve
 from ._threads import running_fit, serial_blas
 
 

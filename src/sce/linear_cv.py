@@ -28,10 +28,11 @@ from sklearn.utils.validation import _check_method_params
 
 from ._cv_attributes import fitted_path_attributes
 from ._logistic_blocks import kernel_targets
+from ._logistic_fit import solution, validated_fit_input
 from ._logistic_objective import SharedSubsamples
 from ._logistic_path import PathProblem, fit_path, fit_point, objective, run_paths, serial_blas_for_search
 from ._threads import effective_n_threads, running_fit
-from .linear import LogisticClassifier, solution, validated_fit_input
+from .linear import LogisticClassifier
 
 
 class LogisticClassifierCV(LogisticClassifier):
