@@ -6,7 +6,9 @@ Real datasets (npz files) live in a shared directory outside the repository:
 Tests that need it take the `data_dir` fixture (or `load_dataset`) and are skipped cleanly when the
 directory (or the requested file) is absent.
 """
+import faulthandler
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,25 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # must not reach the other tests (which compare with scikit-learn), so tests/test_sklearn_suite.py
 # runs that folder in a process of its own.
 collect_ignore = ["sklearn_suite"]
+
+# A test still running after this long is hung (the slowest takes under a minute in the sanitizer
+# build): every thread's traceback goes to the terminal and the run ends, where a hang would otherwise
+# use up CI's whole time and say nothing of where it was.
+HUNG_AFTER_SECONDS = 600
+_terminal_stderr = []
+
+
+def pytest_configure(config):
+    _terminal_stderr.append(os.dup(sys.stderr.fileno()))  # not the stderr that tests' output goes to
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    faulthandler.dump_traceback_later(HUNG_AFTER_SECONDS, exit=True, file=_terminal_stderr[0])
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 def find_data_dir():
