@@ -13,6 +13,7 @@ each worker and a few vectors back.  The exception is the row subsample of newto
 Hessian: a small copy of it is held by the client, and each evaluation brings back its rows of the
 curvature.
 """
+import collections
 import itertools
 import threading
 import weakref
@@ -63,7 +64,9 @@ class DaskSums:
         self.client_sub, self.client_rows = None, None  # a subsample held by the client, its rows
         self._encoding = None  # the encoding the hosts apply at the next call (see encode)
         self._keys = itertools.count()  # of the evaluations the hosts keep
-        self._released, self._lock = [], threading.Lock()  # keys of curvatures no longer referenced
+        # keys of curvatures no longer referenced: their finalizers append, in whichever thread or
+        # collection frees them, and the client takes them from the left; a deque needs no lock for that
+        self._released = collections.deque()
 
     def _describe(self, summaries):
         """The data's shape, size and weight from the chunks' summaries (see chunk_summary)."""
@@ -137,8 +140,9 @@ class DaskSums:
 
     def _release_list(self):
         """The keys of the evaluations the solver dropped since the last call (see _Curvature)."""
-        with self._lock:
-            keys, self._released = self._released, []
+        keys = []
+        while self._released:
+            keys.append(self._released.popleft())
         return keys
 
     def _call(self, method, *args, per_group=(), sent=0):
@@ -291,8 +295,7 @@ class _Curvature:
 
 
 def _release(sums, key):
-    with sums._lock:
-        sums._released.append(key)
+    sums._released.append(key)
 
 
 class ClientSubsample(_lo.LocalSums):
