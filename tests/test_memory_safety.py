@@ -233,8 +233,9 @@ def test_fit_on_unaligned_X(solver, sparse):
     if sparse:
         X = sp.csr_matrix(np.where(np.abs(X) > 0.5, X, 0))
         Xu = X.copy()
-        Xu.data = _laid_out(X.data, "unaligned")  # scipy's constructor would realign it
-        assert not Xu.data.flags.aligned
+        # each array at an odd offset, as unpickled chunks can be (scipy's constructor would realign)
+        Xu.data, Xu.indices, Xu.indptr = (_laid_out(a, "unaligned") for a in (X.data, X.indices, X.indptr))
+        assert not any(a.flags.aligned for a in (Xu.data, Xu.indices, Xu.indptr))
     ref = sce.LogisticClassifier(solver=solver).fit(X, y)
     got = sce.LogisticClassifier(solver=solver).fit(Xu, y)
     np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-10, atol=1e-12)

@@ -19,7 +19,7 @@ def chunk_raw_block(X, y, sw, dtype):
     if sp.issparse(X):
         X = canonical_csr(X.tocsr().astype(dtype, copy=False))
     else:
-        X = np.ascontiguousarray(X, dtype=dtype)
+        X = aligned(np.asarray(X, dtype=dtype))
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != X.shape[0]:
         raise ValueError(f"y's chunk has shape {y.shape}, X's chunk {X.shape[0]} rows: chunk y like X's rows")

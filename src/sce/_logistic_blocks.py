@@ -33,14 +33,15 @@ class RowBlock(NamedTuple):
 def make_block(X, targets, sample_weight, n_classes):
     """A RowBlock over X as the kernels read it: targets and weights converted to their dtypes, X
     itself unless one of its arrays starts off its element size (a view built on a byte buffer at
-    an odd offset), which is copied so that vectorized loads stay aligned."""
+    an odd offset, or an unpickled one), which is copied so that vectorized loads stay aligned;
+    targets and weights likewise."""
     if sp.issparse(X):
         if not all(a.flags.aligned for a in (X.data, X.indices, X.indptr)):
             X = X.copy()
     elif not (X.flags.c_contiguous and X.flags.aligned):  # (np.require costs more than the test)
         X = np.require(X, requirements=["C", "A"])
-    targets = np.ascontiguousarray(targets, dtype=np.int64 if n_classes > 2 else X.dtype)
-    return RowBlock(X, targets, np.ascontiguousarray(sample_weight, dtype=X.dtype))
+    targets = np.require(targets, dtype=np.int64 if n_classes > 2 else X.dtype, requirements=["C", "A"])
+    return RowBlock(X, targets, np.require(sample_weight, dtype=X.dtype, requirements=["C", "A"]))
 
 
 def encode_labels(y):

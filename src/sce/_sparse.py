@@ -22,8 +22,10 @@ _PROBLEMS = {
 
 
 def _index_arrays(indices, indptr):
-    """indices and indptr as contiguous arrays of one integer type the kernels take (the caller's
-    arrays when they are so already)."""
+    """indices and indptr as contiguous, aligned arrays of one integer type the kernels take (the
+    caller's arrays when they are so already).  Unpickled arrays may start off their element size
+    (pickle protocol 5 buffers, as Dask's workers receive chunks): copied, since the kernels read
+    whole elements."""
     for name, a in (("indices", indices), ("indptr", indptr)):
         if a.ndim != 1:
             raise ValueError("data, indices, and indptr should be 1-D")
@@ -32,7 +34,7 @@ def _index_arrays(indices, indptr):
     itype = indices.dtype if indices.dtype == indptr.dtype else np.dtype(np.int64)
     if itype not in (np.dtype(np.int32), np.dtype(np.int64)):
         itype = np.dtype(np.int64)
-    return np.ascontiguousarray(indices, dtype=itype), np.ascontiguousarray(indptr, dtype=itype)
+    return tuple(np.require(a, dtype=itype, requirements=["C", "A"]) for a in (indices, indptr))
 
 
 def _check_compressed(data, indices, indptr, n_major, n_minor):
