@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from sklearn.preprocessing import LabelEncoder
 
 from . import _core
+from ._checks import kernel_ready
 
 
 class RowBlock(NamedTuple):
@@ -40,8 +41,8 @@ def make_block(X, targets, sample_weight, n_classes):
             X = X.copy()
     elif not (X.flags.c_contiguous and X.flags.aligned):  # (np.require costs more than the test)
         X = np.require(X, requirements=["C", "A"])
-    targets = np.require(targets, dtype=np.int64 if n_classes > 2 else X.dtype, requirements=["C", "A"])
-    return RowBlock(X, targets, np.require(sample_weight, dtype=X.dtype, requirements=["C", "A"]))
+    targets = kernel_ready(targets, np.dtype(np.int64) if n_classes > 2 else X.dtype)
+    return RowBlock(X, targets, kernel_ready(sample_weight, X.dtype))
 
 
 def encode_labels(y):

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _core
+from ._checks import kernel_ready
 
 _PROBLEMS = {
     1: "index pointer should start with 0",
@@ -34,7 +35,7 @@ def _index_arrays(indices, indptr):
     itype = indices.dtype if indices.dtype == indptr.dtype else np.dtype(np.int64)
     if itype not in (np.dtype(np.int32), np.dtype(np.int64)):
         itype = np.dtype(np.int64)
-    return tuple(np.require(a, dtype=itype, requirements=["C", "A"]) for a in (indices, indptr))
+    return kernel_ready(indices, itype), kernel_ready(indptr, itype)
 
 
 def _check_compressed(data, indices, indptr, n_major, n_minor):
