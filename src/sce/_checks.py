@@ -26,7 +26,8 @@ def float_array(x, name, dtype=None):
 def kernel_ready(arr, dtype=None):
     """arr as a C-contiguous array aligned to its element size, as the kernels read it: a copy only
     when it is not (a view that starts off its element size, e.g. a field of a packed structured
-    array, would make the vectorized loops load misaligned elements)."""
+    array or an array unpickled from a message's buffer as Dask's workers receive them, would make
+    the vectorized loops load misaligned elements)."""
     if (type(arr) is np.ndarray and arr.flags.c_contiguous and arr.flags.aligned
             and (dtype is None or arr.dtype == dtype)):
         return arr  # as np.require returns it, without its cost

@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from sklearn.utils.validation import _assert_all_finite
 
 from . import _logistic_blocks as _blocks
+from ._checks import kernel_ready
 from ._sparse import canonical_csr
 from ._threads import effective_n_threads
 
@@ -19,7 +20,7 @@ def chunk_raw_block(X, y, sw, dtype):
     if sp.issparse(X):
         X = canonical_csr(X.tocsr().astype(dtype, copy=False))
     else:
-        X = aligned(np.asarray(X, dtype=dtype))
+        X = np.ascontiguousarray(X, dtype=dtype)
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != X.shape[0]:
         raise ValueError(f"y's chunk has shape {y.shape}, X's chunk {X.shape[0]} rows: chunk y like X's rows")
@@ -74,43 +75,27 @@ def chunk_summary(block, with_max=False):
                     bool((sw == 1).all()))
 
 
-def aligned(a):
-    """a itself, or an aligned copy: arrays unpickled from a message may start off their element size
-    (pickle protocol 5 buffers), and the kernels' vectorized loads need aligned ones."""
-    return np.require(a, requirements=["C", "A"])
-
-
-def _local(block):
-    """The block as the kernels read it, also after it travelled between workers."""
-    X = block.X
-    if sp.issparse(X):
-        X = X if all(a.flags.aligned for a in (X.data, X.indices, X.indptr)) else X.copy()
-    else:
-        X = aligned(X)
-    return _blocks.RowBlock(X, aligned(block.targets), aligned(block.sample_weight))
-
-
 def _chunk_evaluate(block, W, b, n_threads, curvature=None):
-    return _blocks.block_evaluate(_local(block), aligned(W), aligned(b), effective_n_threads(n_threads), curvature)
+    return _blocks.block_evaluate(block, kernel_ready(W), kernel_ready(b), effective_n_threads(n_threads), curvature)
 
 
 def chunk_hessp(block, evaluation, V, vb, n_threads):
-    return _blocks.block_hessp(_local(block), aligned(evaluation[2]), aligned(V), aligned(vb),
+    return _blocks.block_hessp(block, kernel_ready(evaluation[2]), kernel_ready(V), kernel_ready(vb),
                            effective_n_threads(n_threads))
 
 
 def chunk_hess_diag(block, evaluation, n_threads):
-    return _blocks.block_hess_diag(_local(block), aligned(evaluation[2]), effective_n_threads(n_threads))
+    return _blocks.block_hess_diag(block, kernel_ready(evaluation[2]), effective_n_threads(n_threads))
 
 
 def chunk_hess(block, evaluation, fit_intercept, n_threads, columns):
-    return _blocks.block_hess(_local(block), aligned(evaluation[2]), fit_intercept, effective_n_threads(n_threads),
+    return _blocks.block_hess(block, kernel_ready(evaluation[2]), fit_intercept, effective_n_threads(n_threads),
                           columns)
 
 
 def _group_curvature_floor(blocks, new, old):
     """block_curvature_floor over one worker's chunks, from two of their evaluations."""
-    return min((_blocks.block_curvature_floor(_local(block), aligned(e_new[2]), aligned(e_old[2]))
+    return min((_blocks.block_curvature_floor(block, kernel_ready(e_new[2]), kernel_ready(e_old[2]))
                 for block, e_new, e_old in zip(blocks, new, old)), default=1.0)
 
 

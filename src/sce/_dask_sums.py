@@ -23,9 +23,9 @@ import scipy.sparse as sp
 
 from . import _logistic_blocks as _blocks
 from . import _logistic_objective as _lo
+from ._checks import kernel_ready
 from ._dask_chunks import (
     GroupHost,
-    aligned,
     chunk_check_finite,
     chunk_hess,
     chunk_hess_diag,
@@ -181,14 +181,14 @@ class DaskSums:
     def _total(self, groups, nbytes):
         """The total of the groups' partial sums: each worker added the subtrees of the binary tree
         over the chunks that it holds whole, the client adds the rest.  Arrays received may start
-        off their element size (see aligned)."""
+        off their element size (see kernel_ready)."""
         n = len(self.chunk_rows)
         nodes = {}
         for group in groups:
             nodes.update(group)
         self.traffic.bytes += nbytes * len(nodes)
         total = node_sum((tree_levels(n), 0), nodes, n)
-        return (total[0], aligned(total[1])) if isinstance(total, tuple) else aligned(total)
+        return (total[0], kernel_ready(total[1])) if isinstance(total, tuple) else kernel_ready(total)
 
     def _sum(self, nbytes, func, *args, curvature=None, sent=0):
         """The sum of func's results over the chunks (given the curvature's evaluations)."""

@@ -39,8 +39,8 @@ def make_block(X, targets, sample_weight, n_classes):
     if sp.issparse(X):
         if not all(a.flags.aligned for a in (X.data, X.indices, X.indptr)):
             X = X.copy()
-    elif not (X.flags.c_contiguous and X.flags.aligned):  # (np.require costs more than the test)
-        X = np.require(X, requirements=["C", "A"])
+    else:
+        X = kernel_ready(X)
     targets = kernel_ready(targets, np.dtype(np.int64) if n_classes > 2 else X.dtype)
     return RowBlock(X, targets, kernel_ready(sample_weight, X.dtype))
 
