@@ -89,12 +89,16 @@ def _path_objectives(cv, X, y, folds, Cs, l1_ratio=0.0):
 
 
 @pytest.mark.parametrize("n_redundant", [0, 2])  # 2: collinear columns, an ill-conditioned Hessian
-@pytest.mark.parametrize("l1_ratio", [0.0, 1.0])
-def test_every_path_point_is_converged(l1_ratio, n_redundant):
+@pytest.mark.parametrize("l1_ratio, solver", [(0.0, "auto"), (1.0, "auto"),
+                                              # path points whose last CG solve ends early
+                                              (0.0, "newton-cg"), (0.0, "newton-cg-csr")])
+def test_every_path_point_is_converged(l1_ratio, solver, n_redundant):
     X, y = make_classification(2000, 30, n_informative=8, n_redundant=n_redundant, random_state=0)
+    if solver.endswith("-csr"):  # half the entries zero: CG with the Jacobi preconditioner
+        X, solver = sp.csr_matrix(np.where(np.abs(X) < 0.7, 0.0, X)), solver[:-4]
     folds = list(StratifiedKFold(4).split(X, y))
     Cs = np.logspace(-3, 2, 6)
-    cv = LogisticClassifierCV(Cs=Cs, l1_ratios=(l1_ratio,), cv=folds, **NEW).fit(X, y)
+    cv = LogisticClassifierCV(Cs=Cs, l1_ratios=(l1_ratio,), cv=folds, solver=solver, **NEW).fit(X, y)
     gaps = _path_objectives(cv, X, y, folds, Cs, l1_ratio)
     assert gaps.max() <= 1e-6 and gaps.min() >= -1e-9, gaps
 

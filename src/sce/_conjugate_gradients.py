@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from ._logistic_blocks import weighted_gram
 
 
-def cg(hessp, g, rtol, max_iter, precond=None, n_pairs=0, status=None, x0=None):
+def cg(hessp, g, rtol, max_iter, precond=None, n_pairs=0, status=None, x0=None, enough_decrement=None):
     """Preconditioned conjugate gradients for H p = -g, stopped when the residual r = H p + g has
     ||r||_M^-1 <= rtol ||g||_M^-1, the norm of the preconditioner M ~ H (Euclidean without one):
     -g'p / 2 then underestimates the Newton decrement g'H^-1 g / 2 by r'H^-1 r / 2, about rtol^2 of
@@ -17,6 +17,13 @@ def cg(hessp, g, rtol, max_iter, precond=None, n_pairs=0, status=None, x0=None):
     met (or CG ended on a flat direction) before max_iter.  Returns p, the number of
     H-products and up to n_pairs (d, H d) pairs spread over the iterations; p is not finite when
     a product overflowed.  x0: a starting point (an earlier solve's p; one more product).
+
+    enough_decrement (with a preconditioner M ~ H, and no x0): also stop, as solved, once the
+    iterate proves the Newton decrement g'H^-1 g / 2 at most this: it is -g'p / 2 + r'H^-1 r / 2
+    for a CG iterate p (the second term, the gap the step p leaves on the quadratic model, taken as
+    r'M^-1 r / 2).  A Newton solver that only needs to know that it has converged then stops CG
+    long before the residual test, with a step that leaves a gap of at most that bound instead of
+    about its square.
 
     The system is solved as (H / s) p = -g / s with s = max|g|: the same p, with residuals of order
     1 whatever the scale of the objective (C = 1e120 or large values in X made d'Hd overflow to inf
@@ -40,6 +47,8 @@ def cg(hessp, g, rtol, max_iter, precond=None, n_pairs=0, status=None, x0=None):
         stop = (rtol ** 2) * rz
     else:  # relative to g as from p = 0
         stop = (rtol ** 2) * float(g @ (precond(g) if precond is not None else g))
+    # enough_decrement in the scaled system's units: -g'p / 2 + r'M^-1 r (scale) / 2 <= it / scale
+    enough = enough_decrement / scale if enough_decrement is not None and precond is not None and x0 is None else None
     pairs = []
     solved = rz <= stop and x0 is not None  # (from an earlier solve's p: maybe solved already)
     if status is not None:
@@ -63,7 +72,7 @@ def cg(hessp, g, rtol, max_iter, precond=None, n_pairs=0, status=None, x0=None):
         r -= alpha * Hd
         z = precond(r) if precond is not None else r
         rz_new = float(r @ z)
-        if rz_new <= stop:
+        if rz_new <= stop or (enough is not None and -float(g @ p) + scale * rz_new <= 2.0 * enough):
             solved = True
             break
         d = z + (rz_new / rz) * d

@@ -49,16 +49,19 @@ def objective(problem, C, l1_ratio, sample_weight=None, sums_at_zero=None):
                              sums_at_zero=sums_at_zero)
 
 
-def fit_point(problem, obj, x0, choose_solver, on_iteration=None, start_hessian=None):
+def fit_point(problem, obj, x0, choose_solver, on_iteration=None, start_hessian=None, path_point=False):
     """Minimize obj from x0 with the solver the problem names (proximal Newton with an L1 term);
-    start_hessian: see predicted_start.  The caller counts the fit among the running ones
+    start_hessian: see predicted_start.  A path point (``path_point``) is only scored and starts
+    the next point: it needs the relative gap tol**2, not the exact last step of the refit (see
+    sce._newton_cg.newton_cg).  The caller counts the fit among the running ones
     (sce._threads.running_fit)."""
     if obj.l1_weights is not None:
         name = "proximal-newton"
     else:
         name = choose_solver(smooth_solver(problem.solver), obj)
     return solve(name, obj, x0, problem.tol, problem.max_iter, problem.verbose,
-                 max_iter_message(problem.solver, problem.max_iter), on_iteration, start_hessian)
+                 max_iter_message(problem.solver, problem.max_iter), on_iteration, start_hessian,
+                 exact_last_step=not path_point)
 
 
 def fit_path(problem, train_weights, Cs, l1_ratio, choose_solver, stop, on_point=None):
@@ -79,7 +82,7 @@ def fit_path(problem, train_weights, Cs, l1_ratio, choose_solver, stop, on_point
             start, model = (null_model(obj), None) if last is None else predicted_start(*last, obj)
             if model is None and before is not None:
                 start = secant_start(before, (last_C, last), obj, Cs[i])
-            res = fit_point(problem, obj, start, choose_solver, start_hessian=model)
+            res = fit_point(problem, obj, start, choose_solver, start_hessian=model, path_point=True)
             solutions[i], n_iter[i] = res.x, res.n_iter
             if on_point is not None:
                 on_point(i, obj, res.x)

@@ -6,18 +6,24 @@ from functools import partial
 import numpy as np
 
 from ._conjugate_gradients import QuasiNewtonPreconditioner, cg
-from ._convex_solvers import _newton
+from ._convex_solvers import _newton, gap_tolerance
 from ._threads import serial_blas_for
 
 
-def newton_cg(obj, x0, tol, max_iter, verbose=0, on_iteration=None):
+def newton_cg(obj, x0, tol, max_iter, verbose=0, on_iteration=None, exact_last_step=True):
     """Truncated Newton: CG on the Hessian-vector products, with forcing term
     min(0.5, sqrt(r), max(10 r, tol, 1e-3)), r = max|g| / max|grad f(0)| (superlinear convergence,
     few CG steps far from the optimum, final steps accurate enough for the stopping rule).  See _NewtonCGDirection for
-    the Hessian used and the preconditioners."""
+    the Hessian used and the preconditioners.
+
+    exact_last_step=False: a CG solve ends as soon as it proves the point converged (see
+    sce._conjugate_gradients.cg's enough_decrement), so the last step leaves a relative gap of up to
+    gap_tolerance(tol) rather than about its square.  For the points of a regularization path, which
+    are only scored and start the next point; a fitted model keeps the exact last step, which makes
+    it reproducible to ~1e-7 in predict_proba (scikit-learn's sample-weight checks)."""
     with serial_blas_for(obj.size):  # the preconditioner's small products, between the threaded passes
-        return _newton(obj, x0, tol, max_iter, verbose, _NewtonCGDirection(obj, tol), "newton-cg",
-                       on_iteration)
+        return _newton(obj, x0, tol, max_iter, verbose, _NewtonCGDirection(obj, tol, exact_last_step),
+                       "newton-cg", on_iteration)
 
 
 class _NewtonCGDirection:
@@ -41,8 +47,9 @@ class _NewtonCGDirection:
     ``solved`` tells whether the last CG solve met its residual test (see sce._conjugate_gradients.cg); only then does
     its decrement estimate stop the solver."""
 
-    def __init__(self, obj, tol):
+    def __init__(self, obj, tol, exact_last_step=True):
         self.obj, self.tol = obj, tol
+        self.exact_last_step = exact_last_step
         # at most 2 n_pairs pairs of vectors are held during a solve: 64 MB at most
         n_pairs = min(_QN_PAIRS, (1 << 21) // max(obj.size, 1))
         self.n_pairs = n_pairs if n_pairs >= 2 else 0
@@ -132,7 +139,9 @@ class _NewtonCGDirection:
         if precond is None:
             precond = (lambda r: r / jacobi) if jacobi is not None else None
         first = min(max_cg, _ROWS_MIN_CG) if rows and not self.dominant_rows else max_cg
-        p, self.steps, self.pairs = cg(hessp, g, rtol, first, precond=precond, n_pairs=self.n_pairs, status=status)
+        enough = None if self.exact_last_step else gap_tolerance(self.tol) * abs(f)
+        p, self.steps, self.pairs = cg(hessp, g, rtol, first, precond=precond, n_pairs=self.n_pairs, status=status,
+                                       enough_decrement=enough)
         if not status["solved"] and first < max_cg and np.isfinite(p).all():
             # a slow solve: on with the rows of most curvature taken exactly, here and in the
             # later steps of this fit
