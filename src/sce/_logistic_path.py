@@ -51,9 +51,8 @@ def objective(problem, C, l1_ratio, sample_weight=None, sums_at_zero=None):
 
 def fit_point(problem, obj, x0, choose_solver, on_iteration=None, start_hessian=None, path_point=False):
     """Minimize obj from x0 with the solver the problem names (proximal Newton with an L1 term);
-    start_hessian: see predicted_start.  A path point (``path_point``) is only scored and starts
-    the next point: it needs the relative gap tol**2, not the exact last step of the refit (see
-    sce._newton_cg.newton_cg).  The caller counts the fit among the running ones
+    start_hessian: see predicted_start; path_point: see sce._newton_cg.newton_cg (the refit is no
+    path point).  The caller counts the fit among the running ones
     (sce._threads.running_fit)."""
     if obj.l1_weights is not None:
         name = "proximal-newton"
@@ -61,7 +60,7 @@ def fit_point(problem, obj, x0, choose_solver, on_iteration=None, start_hessian=
         name = choose_solver(smooth_solver(problem.solver), obj)
     return solve(name, obj, x0, problem.tol, problem.max_iter, problem.verbose,
                  max_iter_message(problem.solver, problem.max_iter), on_iteration, start_hessian,
-                 exact_last_step=not path_point)
+                 path_point=path_point)
 
 
 def fit_path(problem, train_weights, Cs, l1_ratio, choose_solver, stop, on_point=None):

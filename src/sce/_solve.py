@@ -13,17 +13,17 @@ SOLVERS = {"newton-cg": newton_cg, "newton-cholesky": newton_cholesky, "lbfgs": 
 
 
 def solve(name, obj, x0, tol, max_iter, verbose=0, max_iter_message=None, on_iteration=None,
-          start_hessian=None, exact_last_step=True):
+          start_hessian=None, path_point=False):
     """Run the solver ``name``; a ConvergenceWarning when it did not converge, saying why, or for
     reaching max_iter the text max_iter_message(result) when given (scikit-learn's wording for the
     solver name the user chose).  on_iteration(x), when given, is called after each iteration.
-    start_hessian: see newton_cholesky, exact_last_step: see newton_cg (the other solvers have no use
-    for them)."""
+    start_hessian: see newton_cholesky, path_point: see newton_cg (the other solvers have no use for
+    them)."""
     run = SOLVERS[name]
     if start_hessian is not None and run is newton_cholesky:
         res = run(obj, x0, tol, max_iter, verbose, on_iteration, start_hessian)
     elif run is newton_cg:
-        res = run(obj, x0, tol, max_iter, verbose, on_iteration, exact_last_step)
+        res = run(obj, x0, tol, max_iter, verbose, on_iteration, path_point)
     else:
         res = run(obj, x0, tol, max_iter, verbose, on_iteration)
     if res.stop_reason is not None:
