@@ -38,6 +38,14 @@ def test_low_rank_preconditioner_is_the_inverse_of_diag_plus_ztz(sparse):
         assert not LowRankPreconditioner(base, Z * np.inf).ok
 
 
+def test_row_sq_norms_with_empty_rows():
+    # empty rows first, inside and last; one large row before small ones (digits a running sum lost)
+    X = sp.csr_matrix(np.array([[0, 0, 0], [1e8, 0, 0], [0, 0, 0], [3e-4, 0, 4e-4], [0, 0, 0]], np.float32))
+    expected = (X.toarray().astype(np.float64) ** 2).sum(axis=1)
+    np.testing.assert_allclose(row_sq_norms(X), expected, rtol=1e-15)
+    assert np.array_equal(row_sq_norms(sp.csr_matrix((4, 3), dtype=np.float32)), np.zeros(4))
+
+
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_dominant_rows_are_those_of_most_curvature(fit_intercept):
     X, _ = _text_like(200, 500)

@@ -195,9 +195,17 @@ def block_curvature_floor(block, new, old):
 
 
 def row_sq_norms(X):
-    """||x_i||^2 of CSR X's rows, float64."""
-    total = np.concatenate([[0.0], np.square(X.data, dtype=np.float64).cumsum()])
-    return np.diff(total[X.indptr])
+    """||x_i||^2 of CSR X's rows, float64: a sum per row, not differences of a running sum (which
+    lose the small rows' digits to the total, and numpy's cumsum took 5 ms of a 35 ms fit on
+    reuters_moneyfx's 340k entries); reduceat only over non-empty rows, as it gives an empty row its
+    next entry."""
+    squares = np.square(X.data, dtype=np.float64)
+    starts = X.indptr[:-1]
+    filled = X.indptr[1:] > starts
+    out = np.zeros(X.shape[0])
+    if squares.size:
+        out[filled] = np.add.reduceat(squares, starts[filled])
+    return out
 
 
 def block_dominant_rows(block, curvature, count, fit_intercept, sq_norms, min_share=0.0):
