@@ -20,9 +20,9 @@ def newton_cg(obj, x0, tol, max_iter, verbose=0, on_iteration=None, path_point=F
     result is only scored and starts the next point, so it needs the relative gap tol**2 but not
     the exact last step that makes a fitted model reproducible to ~1e-7 in predict_proba
     (scikit-learn's sample-weight checks).  Then r = max|g| / max|g(x0)|: against grad f(0), every
-    solve of such a start looked like a final one and was solved to 1e-3 (reuters_moneyfx, C >= 100:
-    3 solves of about 24 Hessian products each per point); and a CG solve ends as soon as it proves the
-    point converged (sce._conjugate_gradients.cg's enough_decrement), leaving a gap of at most
+    solve of such a start looked like a final one and was solved to 1e-3 (reuters_moneyfx, C = 1e4:
+    3 solves of 24 Hessian products each, then the last); and a CG solve ends as soon as it proves
+    the point converged (sce._conjugate_gradients.cg's enough_decrement), leaving a gap of at most
     tol**2 rather than about its square."""
     with serial_blas_for(obj.size):  # the preconditioner's small products, between the threaded passes
         return _newton(obj, x0, tol, max_iter, verbose, _NewtonCGDirection(obj, tol, path_point),
